@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package kinesyslog needs to build, test, fuzz and benchmark.
+# Idempotent: safe to run again; apt-get skips what is already installed.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-format
+  libclang-rt-14-dev
+  # libraries (DESIGN §4)
+  libasio-dev libssl-dev libcurl4-openssl-dev libdeflate-dev libsimdjson-dev
+  libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-pytest python3-botocore
+  bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
+  procps
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  # --no-install-recommends keeps syslog-ng from pulling a running system logger into CI.
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
