@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kinesyslog::record {
+
+// One event of a batch; its message bytes live in the batch's arena.
+struct EventRef {
+  int64_t timestampMs;  // milliseconds since the Unix epoch (DESIGN §1 Event)
+  uint32_t offset;      // first message byte in SourceBatch::arena
+  uint32_t length;      // message bytes
+};
+
+// What an I/O thread hands to the encoder when it flushes one (source, group) buffer: all
+// events of one logStream in one logGroup, in arrival order. Ownership moves with the batch
+// (it is never copied); the encoder only reads it.
+//
+// Invariant: every EventRef lies inside `arena` (offset + length <= arena.size()); the arena
+// stays below 4 GiB, far above any flush size the options allow.
+struct SourceBatch {
+  std::string group;   // logGroup, e.g. "syslog_message" or "prefix/syslog/514"
+  std::string stream;  // logStream: the source address in canonical text
+  std::string arena;   // message bytes back to back: rewritten and truncated, NOT JSON-escaped
+  std::vector<EventRef> events;
+
+  // Bytes of message text held; what --flush-size counts.
+  size_t messageBytes() const { return arena.size(); }
+
+  std::string_view message(const EventRef& e) const {
+    assert(static_cast<size_t>(e.offset) + e.length <= arena.size());
+    // Release builds clamp rather than read past the arena should the invariant ever break.
+    if (static_cast<size_t>(e.offset) + e.length > arena.size()) return {};
+    return std::string_view(arena.data() + e.offset, e.length);
+  }
+
+  // Copies one message into the arena: the one copy a message gets on the hot path.
+  void addEvent(int64_t timestampMs, std::string_view text) {
+    assert(arena.size() + text.size() <= std::numeric_limits<uint32_t>::max());
+    events.push_back(EventRef{timestampMs, static_cast<uint32_t>(arena.size()),
+                              static_cast<uint32_t>(text.size())});
+    arena.append(text);
+  }
+
+  // Empties the batch but keeps its buffers' capacity for reuse.
+  void clear() {
+    arena.clear();
+    events.clear();
+  }
+};
+
+}  // namespace kinesyslog::record
