@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kinesyslog::app {
+
+// Everything `kinesyslog listen` was told, validated. Field names follow the command line
+// (DESIGN §2); every option may also come from KINESYSLOG_<OPTION>.
+struct ListenOptions {
+  std::string stream;
+  std::string address = "0.0.0.0";
+  std::vector<uint16_t> udpPorts;
+  std::vector<uint16_t> tcpPorts;
+  std::vector<uint16_t> tlsPorts;  // empty unless given or --cert and --key (then 6514)
+  std::vector<uint16_t> proxyProtocolPorts;
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::string verifyClient;
+  std::string spoolDir = "/tmp";
+  std::string outputDir;
+  std::string region;
+  std::string profile;
+  std::string owner;
+  std::string endpointUrl;
+  std::string stsEndpointUrl;
+  std::string groupPrefix;
+  std::optional<uint16_t> prometheusPort;
+  bool gelf = false;
+  bool debug = false;
+  unsigned workers = 0;  // 0 until resolved: the number of cores
+  uint64_t flushSize = 4 * 1024 * 1024;
+  double flushIntervalSeconds = 60;
+  uint64_t maxMessageSize = 65536;
+  uint64_t spoolMaxBytes = 1024ull * 1024 * 1024;
+  uint64_t partialBudget = 64 * 1024 * 1024;
+  int compressionLevel = 6;
+  std::string rfc3164Timezone = "UTC";
+  double shutdownGraceSeconds = 10;
+};
+
+struct DumpOptions {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+struct CommandLine {
+  enum class Command { kNone, kListen, kDump, kVersion };
+  Command command = Command::kNone;
+  ListenOptions listen;
+  DumpOptions dump;
+  int exitCode = 0;       // set when parsing already decided the outcome (help, usage error)
+  bool finished = false;  // true: exit with exitCode now
+};
+
+// Parses argv and the KINESYSLOG_* environment. Usage errors print one line to stderr and
+// finish with exit code 2; --help prints the help text and finishes with 0.
+CommandLine parseCommandLine(int argc, const char* const* argv);
+
+// "4M" -> 4194304; a byte count with an optional K/M/G suffix (KiB/MiB/GiB). nullopt if malformed.
+std::optional<uint64_t> parseByteSize(std::string_view text);
+
+}  // namespace kinesyslog::app

@@ -1,0 +1,92 @@
+#include "app/options.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <vector>
+
+namespace kinesyslog::app {
+namespace {
+
+CommandLine parse(std::vector<const char*> words) {
+  words.insert(words.begin(), "kinesyslog");
+  return parseCommandLine(static_cast<int>(words.size()), words.data());
+}
+
+TEST(ParseByteSize, AcceptsSuffixes) {
+  EXPECT_EQ(parseByteSize("4096"), 4096u);
+  EXPECT_EQ(parseByteSize("4K"), 4096u);
+  EXPECT_EQ(parseByteSize("4M"), 4u << 20);
+  EXPECT_EQ(parseByteSize("1G"), 1u << 30);
+  EXPECT_EQ(parseByteSize("2k"), 2048u);
+  EXPECT_EQ(parseByteSize("2KiB"), std::nullopt);
+  EXPECT_EQ(parseByteSize("2Ki"), std::nullopt);
+  EXPECT_EQ(parseByteSize(""), std::nullopt);
+  EXPECT_EQ(parseByteSize("M"), std::nullopt);
+  EXPECT_EQ(parseByteSize("-1"), std::nullopt);
+  EXPECT_EQ(parseByteSize("1.5M"), std::nullopt);
+}
+
+TEST(CommandLine, ListenWithRepeatedPortsAndSizes) {
+  auto c = parse({"listen", "--tcp-port", "5514", "--tcp-port", "5515", "--udp-port", "5514",
+                  "--output-dir", "/x", "--flush-size", "1M", "--max-message-size", "128K"});
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.command, CommandLine::Command::kListen);
+  EXPECT_EQ(c.listen.tcpPorts, (std::vector<uint16_t>{5514, 5515}));
+  EXPECT_EQ(c.listen.udpPorts, (std::vector<uint16_t>{5514}));
+  EXPECT_EQ(c.listen.flushSize, 1u << 20);
+  EXPECT_EQ(c.listen.maxMessageSize, 128u * 1024);
+  EXPECT_GE(c.listen.workers, 1u);
+  EXPECT_TRUE(c.listen.tlsPorts.empty());
+}
+
+TEST(CommandLine, UsageErrorsExitTwo) {
+  EXPECT_EQ(parse({"listen", "--no-such-option"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--max-message-size", "300000"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--rfc3164-timezone", "Mars/Olympus"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--compression-level", "13"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--tcp-port", "70000"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--flush-size", "lots"}).exitCode, 2);
+  EXPECT_EQ(parse({}).exitCode, 2);
+}
+
+TEST(CommandLine, TlsPortDefaultsOnlyWithCertAndKey) {
+  auto c = parse({"listen", "--cert", "c.pem", "--key", "k.pem", "--output-dir", "/x"});
+  EXPECT_EQ(c.listen.tlsPorts, (std::vector<uint16_t>{6514}));
+  auto d = parse({"listen", "--cert", "c.pem", "--output-dir", "/x"});
+  EXPECT_TRUE(d.listen.tlsPorts.empty());
+}
+
+TEST(CommandLine, EnvironmentFillsWhatTheCommandLineLeftOut) {
+  ::setenv("KINESYSLOG_TCP_PORT", "514 1514", 1);
+  ::setenv("KINESYSLOG_UDP_PORT", "9", 1);
+  ::setenv("KINESYSLOG_DEBUG", "true", 1);
+  ::setenv("KINESYSLOG_OUTPUT_DIR", "/from/env", 1);
+  auto c = parse({"listen", "--udp-port", "7"});
+  ::unsetenv("KINESYSLOG_TCP_PORT");
+  ::unsetenv("KINESYSLOG_UDP_PORT");
+  ::unsetenv("KINESYSLOG_DEBUG");
+  ::unsetenv("KINESYSLOG_OUTPUT_DIR");
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.tcpPorts, (std::vector<uint16_t>{514, 1514}));
+  EXPECT_EQ(c.listen.udpPorts, (std::vector<uint16_t>{7}));  // the command line wins
+  EXPECT_TRUE(c.listen.debug);
+  EXPECT_EQ(c.listen.outputDir, "/from/env");
+}
+
+TEST(CommandLine, MalformedEnvironmentValueIsAUsageError) {
+  ::setenv("KINESYSLOG_FLUSH_INTERVAL", "soon", 1);
+  auto c = parse({"listen", "--udp-port", "7"});
+  ::unsetenv("KINESYSLOG_FLUSH_INTERVAL");
+  EXPECT_EQ(c.exitCode, 2);
+}
+
+TEST(CommandLine, Dump) {
+  auto c = parse({"dump", "--json", "a", "b"});
+  EXPECT_EQ(c.command, CommandLine::Command::kDump);
+  EXPECT_TRUE(c.dump.json);
+  EXPECT_EQ(c.dump.files, (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace kinesyslog::app

@@ -1,0 +1,44 @@
+#include "metrics/problem_log.h"
+
+#include <spdlog/spdlog.h>
+
+namespace kinesyslog::metrics {
+
+namespace {
+constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKindNames = {
+    "message truncated",
+    "frame incomplete",
+    "UDP datagram dropped (spool full)",
+    "TCP reading paused (spool full)",
+    "connection error",
+    "accept error",
+    "spool write failed",
+    "delivery failed",
+};
+}  // namespace
+
+bool ProblemLog::report(Problem kind, int64_t monotonicMicros, std::string_view detail) {
+  Slot& slot = slots_[static_cast<size_t>(kind)];
+  slot.total.fetch_add(1, std::memory_order_relaxed);
+  int64_t last = slot.lastLogged.load(std::memory_order_relaxed);
+  if (monotonicMicros - last < intervalMicros_ ||
+      !slot.lastLogged.compare_exchange_strong(last, monotonicMicros, std::memory_order_relaxed)) {
+    slot.suppressed.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  uint64_t suppressed = slot.suppressed.exchange(0, std::memory_order_relaxed);
+  if (suppressed > 0) {
+    spdlog::warn("{}: {} ({} more suppressed since last report)",
+                 kKindNames[static_cast<size_t>(kind)], detail, suppressed);
+  } else {
+    spdlog::warn("{}: {}", kKindNames[static_cast<size_t>(kind)], detail);
+  }
+  return true;
+}
+
+ProblemLog& problems() {
+  static ProblemLog instance;
+  return instance;
+}
+
+}  // namespace kinesyslog::metrics

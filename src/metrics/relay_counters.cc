@@ -1,0 +1,55 @@
+#include "metrics/relay_counters.h"
+
+namespace kinesyslog::metrics {
+
+namespace {
+constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNames = {
+    "messages_received",
+    "bytes_received",
+    "messages_truncated",
+    "frames_incomplete",
+    "frames_empty",
+    "bytes_discarded",
+    "messages_rewritten",
+    "udp_datagrams",
+    "udp_dropped",
+    "tcp_connections_accepted",
+    "tcp_connections_active",
+    "tcp_connection_errors",
+    "tcp_read_pauses",
+    "batches_flushed",
+    "records_encoded",
+    "record_resplits",
+    "events_oversize_dropped",
+    "json_bytes",
+    "compressed_bytes_fed",
+    "spool_writes",
+    "spool_write_errors",
+    "spool_recovered",
+    "spool_corrupt",
+    "records_delivered",
+    "delivery_failures",
+};
+}  // namespace
+
+std::string_view counterName(Counter c) {
+  return kNames[static_cast<size_t>(c)];
+}
+
+std::string RelayCounters::format() const {
+  std::string out;
+  for (size_t i = 0; i < kNames.size(); ++i) {
+    if (i != 0) out += ' ';
+    out += kNames[i];
+    out += '=';
+    out += std::to_string(values_[i].load(std::memory_order_relaxed));
+  }
+  return out;
+}
+
+RelayCounters& counters() {
+  static RelayCounters instance;
+  return instance;
+}
+
+}  // namespace kinesyslog::metrics

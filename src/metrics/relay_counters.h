@@ -1,0 +1,67 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kinesyslog::metrics {
+
+// Every decision the relay makes about a message or connection is counted (STYLE.md point 4).
+// Counters are process-wide relaxed atomics: each is bumped once per batch or per problem, never
+// in a tight per-byte loop, so contention stays negligible.
+enum class Counter : size_t {
+  kMessagesReceived,
+  kBytesReceived,
+  kMessagesTruncated,
+  kFramesIncomplete,
+  kFramesEmpty,
+  kBytesDiscarded,
+  kMessagesRewritten,
+  kUdpDatagrams,
+  kUdpDropped,
+  kTcpConnectionsAccepted,
+  kTcpConnectionsActive,
+  kTcpConnectionErrors,
+  kTcpReadPauses,
+  kBatchesFlushed,
+  kRecordsEncoded,
+  kRecordResplits,
+  kEventsOversizeDropped,
+  kJsonBytes,
+  kCompressedBytesFed,
+  kSpoolWrites,
+  kSpoolWriteErrors,
+  kSpoolRecovered,
+  kSpoolCorrupt,
+  kRecordsDelivered,
+  kDeliveryFailures,
+  kCount
+};
+
+// Prometheus-style snake_case names, in enum order.
+std::string_view counterName(Counter c);
+
+class RelayCounters {
+ public:
+  void add(Counter c, uint64_t n = 1) {
+    values_[static_cast<size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  void sub(Counter c, uint64_t n = 1) {
+    values_[static_cast<size_t>(c)].fetch_sub(n, std::memory_order_relaxed);
+  }
+  uint64_t get(Counter c) const {
+    return values_[static_cast<size_t>(c)].load(std::memory_order_relaxed);
+  }
+  // "name=value name=value ..." for the final log line.
+  std::string format() const;
+
+ private:
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Counter::kCount)> values_{};
+};
+
+// The process's counters. One instance; tests may read it.
+RelayCounters& counters();
+
+}  // namespace kinesyslog::metrics

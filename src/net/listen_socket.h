@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kinesyslog::net {
+
+enum class Transport { kUdp, kTcp };
+
+// Fails start-up (StartupError, exit 78) when another process already holds the port.
+// SO_REUSEPORT alone would let a second relay share it silently (DESIGN §2), so a plain bind is
+// tried first and released at once.
+void ensurePortFree(const std::string& address, uint16_t port, Transport transport);
+
+// A socket bound with SO_REUSEPORT (set on the native handle; Asio has no option for it), one
+// per worker thread so the kernel spreads load (DESIGN §3); listening when TCP. Non-blocking.
+// Returns the file descriptor; throws StartupError (78 in use, 77 permission denied).
+int openReusePortSocket(const std::string& address, uint16_t port, Transport transport);
+
+// The canonical text of a socket address (RFC 5952 for IPv6; IPv4-mapped IPv6 as IPv4).
+std::string addressText(const void* sockaddr, unsigned length);
+
+}  // namespace kinesyslog::net

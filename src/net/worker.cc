@@ -1,0 +1,118 @@
+#include "net/worker.h"
+
+#include <asio/post.hpp>
+
+#include "net/tcp_connection.h"
+#include "net/tcp_listener.h"
+#include "net/udp_receiver.h"
+#include "util/clock.h"
+
+namespace kinesyslog::net {
+
+namespace {
+constexpr size_t kReadBufferBytes = 256 * 1024;
+}  // namespace
+
+Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
+               Backpressure& backpressure)
+    : index_(index),
+      options_(options),
+      io_(1),
+      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink),
+      backpressure_(backpressure),
+      readBuffer_(kReadBufferBytes),
+      flushTimer_(io_),
+      deadlineTimer_(io_) {}
+
+Worker::~Worker() {
+  join();
+}
+
+std::string Worker::groupFor(uint16_t port) const {
+  if (options_.groupPrefix.empty()) return "syslog_message";
+  // kinesyslog 2.x layout (DESIGN §1 Record): PREFIX/syslog/PORT.
+  return options_.groupPrefix + "/syslog/" + std::to_string(port);
+}
+
+void Worker::addUdpSocket(int fd, uint16_t port, bool ipv6) {
+  udp_.push_back(std::make_unique<UdpReceiver>(*this, fd, port, ipv6));
+}
+
+void Worker::addTcpListener(int fd, uint16_t port, bool ipv6) {
+  tcp_.push_back(std::make_unique<TcpListener>(*this, fd, port, ipv6));
+}
+
+void Worker::start() {
+  for (auto& udp : udp_) udp->start();
+  for (auto& tcp : tcp_) tcp->start();
+  scheduleFlushTick();
+  thread_ = std::thread([this] {
+    io_.run();
+    // Everything received is now in the batches; hand it all to the encoders.
+    batcher_.flushAll();
+  });
+}
+
+void Worker::scheduleFlushTick() {
+  // Ages are checked a few times per interval, at most every 100 ms.
+  auto tick = std::chrono::microseconds(
+      std::clamp<int64_t>(options_.flushIntervalMicros / 4, 1000, 100'000));
+  flushTimer_.expires_after(tick);
+  flushTimer_.async_wait([this](const std::error_code& error) {
+    if (error || shuttingDown_) return;
+    batcher_.flushDue(SystemClock::instance().monotonicMicros());
+    scheduleFlushTick();
+  });
+}
+
+void Worker::requestShutdown(std::chrono::steady_clock::time_point deadline) {
+  asio::post(io_, [this, deadline] { beginShutdown(deadline); });
+}
+
+void Worker::beginShutdown(std::chrono::steady_clock::time_point deadline) {
+  if (shuttingDown_) return;
+  shuttingDown_ = true;
+  flushTimer_.cancel();
+  for (auto& tcp : tcp_) tcp->acceptQueuedAndClose();
+  for (auto& udp : udp_) udp->drainAndClose();
+  // Copy: draining may close connections, which removes them from the map.
+  std::vector<std::shared_ptr<TcpConnection>> open;
+  for (auto& [raw, connection] : connections_) open.push_back(connection);
+  for (auto& connection : open) connection->beginDrain();
+  deadlineTimer_.expires_at(deadline);
+  deadlineTimer_.async_wait([this](const std::error_code& error) {
+    if (error) return;
+    std::vector<std::shared_ptr<TcpConnection>> left;
+    for (auto& [raw, connection] : connections_) left.push_back(connection);
+    for (auto& connection : left) connection->closeNow();
+  });
+  finishIfIdle();
+}
+
+void Worker::adopt(std::shared_ptr<TcpConnection> connection) {
+  TcpConnection* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
+}
+
+void Worker::forget(TcpConnection* connection) {
+  // Defer the release: the connection may be calling us from inside one of its own handlers.
+  auto it = connections_.find(connection);
+  if (it == connections_.end()) return;
+  auto keep = std::move(it->second);
+  connections_.erase(it);
+  asio::post(io_, [keep = std::move(keep)] {});
+  if (shuttingDown_) finishIfIdle();
+}
+
+void Worker::finishIfIdle() {
+  if (shuttingDown_ && connections_.empty()) {
+    deadlineTimer_.cancel();
+    // Nothing else holds work: the loop returns once pending handlers have run.
+  }
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace kinesyslog::net

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "net/backpressure.h"
+#include "record/batcher.h"
+
+namespace kinesyslog::syslog {
+class LocalZone;
+}
+
+namespace kinesyslog::net {
+
+class UdpReceiver;
+class TcpListener;
+class TcpConnection;
+
+struct WorkerOptions {
+  size_t maxMessageSize = 65536;
+  const syslog::LocalZone* zone = nullptr;
+  uint64_t flushSizeBytes = 4 * 1024 * 1024;
+  int64_t flushIntervalMicros = 60'000'000;
+  std::string groupPrefix;  // empty: the seed's fixed group names
+  std::chrono::milliseconds drainIdle{500};
+};
+
+// One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
+// port is bound once per worker with SO_REUSEPORT, so no lock sits on the receive path.
+class Worker {
+ public:
+  Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
+         Backpressure& backpressure);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void addUdpSocket(int fd, uint16_t port, bool ipv6);
+  void addTcpListener(int fd, uint16_t port, bool ipv6);
+  void start();
+  // Thread-safe. Stops accepting, drains connections (until the peer closes or drainIdle passes
+  // without data) and UDP sockets, flushes every batch to the sink, and ends the thread. At the
+  // deadline connections still open are closed, their partial messages delivered.
+  void requestShutdown(std::chrono::steady_clock::time_point deadline);
+  void join();
+
+  // For the listeners and connections of this worker (called on its thread only).
+  asio::io_context& io() { return io_; }
+  record::Batcher& batcher() { return batcher_; }
+  Backpressure& backpressure() { return backpressure_; }
+  const WorkerOptions& options() const { return options_; }
+  std::vector<char>& readBuffer() { return readBuffer_; }
+  std::string groupFor(uint16_t port) const;
+  bool shuttingDown() const { return shuttingDown_; }
+  void adopt(std::shared_ptr<TcpConnection> connection);
+  void forget(TcpConnection* connection);
+
+ private:
+  void scheduleFlushTick();
+  void beginShutdown(std::chrono::steady_clock::time_point deadline);
+  void finishIfIdle();
+
+  unsigned index_;
+  WorkerOptions options_;
+  asio::io_context io_;
+  record::Batcher batcher_;
+  Backpressure& backpressure_;
+  std::vector<char> readBuffer_;
+  std::vector<std::unique_ptr<UdpReceiver>> udp_;
+  std::vector<std::unique_ptr<TcpListener>> tcp_;
+  std::unordered_map<TcpConnection*, std::shared_ptr<TcpConnection>> connections_;
+  asio::steady_timer flushTimer_;
+  asio::steady_timer deadlineTimer_;
+  bool shuttingDown_ = false;
+  std::thread thread_;
+};
+
+}  // namespace kinesyslog::net

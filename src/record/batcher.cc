@@ -1,0 +1,60 @@
+#include "record/batcher.h"
+
+#include "metrics/relay_counters.h"
+
+namespace kinesyslog::record {
+
+Batcher::Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink)
+    : flushSizeBytes_(flushSizeBytes), flushIntervalMicros_(flushIntervalMicros), sink_(sink) {}
+
+SourceBatch& Batcher::batchFor(std::string_view group, std::string_view stream,
+                               int64_t monotonicNow) {
+  keyScratch_.assign(group);
+  keyScratch_ += '\0';
+  keyScratch_ += stream;
+  auto it = entries_.find(keyScratch_);
+  if (it == entries_.end()) {
+    it = entries_.emplace(keyScratch_, Entry{}).first;
+    it->second.batch.group.assign(group);
+    it->second.batch.stream.assign(stream);
+  }
+  Entry& entry = it->second;
+  if (entry.batch.events.empty()) entry.oldestMonotonic = monotonicNow;
+  return entry.batch;
+}
+
+void Batcher::committed(size_t bytes) {
+  bufferedBytes_ += bytes;
+  if (bufferedBytes_ >= flushSizeBytes_) flushAll();
+}
+
+void Batcher::flushEntry(Entry& entry) {
+  if (entry.batch.events.empty()) return;
+  bufferedBytes_ -= entry.batch.arena.size();
+  metrics::counters().add(metrics::Counter::kBatchesFlushed);
+  SourceBatch out;
+  out.group = entry.batch.group;
+  out.stream = entry.batch.stream;
+  std::swap(out.arena, entry.batch.arena);
+  std::swap(out.events, entry.batch.events);
+  sink_.onBatch(std::move(out));
+}
+
+void Batcher::flushDue(int64_t monotonicNow) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    Entry& entry = it->second;
+    if (entry.batch.events.empty()) {
+      // Idle since its last flush: forget the source so idle senders hold no memory.
+      it = entries_.erase(it);
+      continue;
+    }
+    if (monotonicNow - entry.oldestMonotonic >= flushIntervalMicros_) flushEntry(entry);
+    ++it;
+  }
+}
+
+void Batcher::flushAll() {
+  for (auto& [key, entry] : entries_) flushEntry(entry);
+}
+
+}  // namespace kinesyslog::record

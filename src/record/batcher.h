@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "record/source_batch.h"
+
+namespace kinesyslog::record {
+
+// Receives flushed batches; ownership moves to the sink (DESIGN §3: moved, not copied).
+class BatchSink {
+ public:
+  virtual ~BatchSink() = default;
+  virtual void onBatch(SourceBatch&& batch) = 0;
+};
+
+// Per-worker buffers, one per (group, source) (DESIGN §1 Record). Not thread-safe: each I/O
+// thread owns one. A source's buffer is flushed when its oldest message is flushInterval old;
+// when all buffers together hold flushSize bytes, all of them are flushed.
+class Batcher {
+ public:
+  Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink);
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // The buffer for the next message of this group and source. Append the message bytes to its
+  // arena and an EventRef to its events, then call committed() with the bytes appended.
+  SourceBatch& batchFor(std::string_view group, std::string_view stream, int64_t monotonicNow);
+  void committed(size_t bytes);
+
+  void flushDue(int64_t monotonicNow);
+  void flushAll();
+  uint64_t bufferedBytes() const { return bufferedBytes_; }
+  size_t sourceCount() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    SourceBatch batch;
+    int64_t oldestMonotonic = 0;
+  };
+  void flushEntry(Entry& entry);
+
+  uint64_t flushSizeBytes_;
+  int64_t flushIntervalMicros_;
+  BatchSink& sink_;
+  uint64_t bufferedBytes_ = 0;
+  std::string keyScratch_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace kinesyslog::record
