@@ -1,0 +1,31 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kinesyslog::deliver {
+
+// The answer to one delivery request: which records the destination now holds.
+struct PutResult {
+  // Per record, in request order. Accepted means the destination holds the record (Firehose
+  // returned a RecordId), so its spool file may be deleted.
+  std::vector<bool> accepted;
+  // False only for errors that retrying cannot fix (not used yet: the uploader never drops a
+  // spooled record on its own, DESIGN §1).
+  bool retryable = true;
+  // Empty on full success; otherwise one line saying why (some) records were not accepted.
+  std::string error;
+};
+
+// Where the uploader sends records: Firehose PutRecordBatch, or a local output directory.
+// Called from the uploader thread only.
+class DeliveryTarget {
+ public:
+  virtual ~DeliveryTarget() = default;
+  // `records` are complete gzip members, at most 500 of them and 4 MiB together. Never throws.
+  virtual PutResult put(const std::vector<std::string>& records) = 0;
+  // For the start-up log line, e.g. "output directory /var/lib/kinesyslog/out".
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace kinesyslog::deliver

@@ -1,0 +1,502 @@
+#include "spool/spool_directory.h"
+
+#include <fcntl.h>
+#include <libdeflate.h>
+#include <linux/magic.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <system_error>
+
+#include "util/startup_error.h"
+
+namespace kinesyslog::spool {
+namespace {
+
+constexpr std::string_view kFinalPrefix = "kinesyslog-";
+constexpr std::string_view kFinalSuffix = ".gz";
+constexpr size_t kSequenceDigits = 20;  // enough for any uint64_t, so names sort by sequence
+constexpr std::string_view kTempPrefix = ".kinesyslog-tmp-";
+constexpr std::string_view kProbePrefix = ".kinesyslog-probe-";
+constexpr std::string_view kCorruptDir = "corrupt";
+// RFC 1952 §2.3: a member is at least a 10-byte header and an 8-byte trailer.
+constexpr size_t kGzipMinBytes = 18;
+// DEFLATE cannot expand data more than 1032:1, so a larger trailer ISIZE is a lie; checking it
+// keeps a damaged trailer from making us allocate gigabytes.
+constexpr uint64_t kDeflateMaxRatio = 1032;
+
+std::string errnoText(int error) {
+  return std::system_category().message(error);
+}
+
+std::optional<uint64_t> parseDigits(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return value;
+}
+
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// `kinesyslog-<20 digits>.gz`
+std::optional<uint64_t> parseFinalName(std::string_view name) {
+  if (name.size() != kFinalPrefix.size() + kSequenceDigits + kFinalSuffix.size()) return {};
+  if (!name.starts_with(kFinalPrefix) || !name.ends_with(kFinalSuffix)) return {};
+  std::string_view digits = name.substr(kFinalPrefix.size(), kSequenceDigits);
+  if (!allDigits(digits)) return {};
+  return parseDigits(digits);
+}
+
+struct TempName {
+  uint64_t sequence;
+  uint64_t pid;
+};
+
+// `.kinesyslog-tmp-<sequence>-<pid>`
+std::optional<TempName> parseTempName(std::string_view name) {
+  if (!name.starts_with(kTempPrefix)) return {};
+  name.remove_prefix(kTempPrefix.size());
+  size_t dash = name.find('-');
+  if (dash == std::string_view::npos) return {};
+  std::string_view seq = name.substr(0, dash);
+  std::string_view pid = name.substr(dash + 1);
+  if (!allDigits(seq) || !allDigits(pid)) return {};
+  auto s = parseDigits(seq);
+  auto p = parseDigits(pid);
+  if (!s || !p) return {};
+  return TempName{*s, *p};
+}
+
+std::string finalName(uint64_t sequence) {
+  return fmt::format("{}{:020}{}", kFinalPrefix, sequence, kFinalSuffix);
+}
+
+std::string tempName(uint64_t sequence) {
+  return fmt::format("{}{}-{}", kTempPrefix, sequence, static_cast<long>(::getpid()));
+}
+
+// Writes all of `data`, retrying short writes and EINTR. Returns 0 or an errno value.
+int writeAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+// Reads a whole regular file. Returns std::nullopt and sets `error` on failure.
+std::optional<std::string> readWholeFile(const std::filesystem::path& path, int& error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    error = errno;
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    error = errno;
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string data;
+  data.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (true) {
+    if (done == data.size()) data.resize(data.size() + 4096);  // the file may have grown
+    ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = errno;
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  data.resize(done);
+  return data;
+}
+
+struct DecompressorDeleter {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
+
+// A spool file is valid when it is exactly one gzip member that decompresses completely with
+// the right CRC-32 and ISIZE (RFC 1952 §2.3.1). Returns an empty string when valid, else why
+// not.
+std::string validateGzipMember(libdeflate_decompressor* decompressor, std::string_view data) {
+  if (data.empty()) return "empty file";
+  if (data.size() < kGzipMinBytes) return "shorter than a gzip header and trailer";
+  const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+  uint64_t isize = uint64_t{tail[0]} | uint64_t{tail[1]} << 8 | uint64_t{tail[2]} << 16 |
+                   uint64_t{tail[3]} << 24;
+  if (isize > data.size() * kDeflateMaxRatio) return "gzip trailer size is impossible";
+  auto out = std::make_unique_for_overwrite<unsigned char[]>(std::max<uint64_t>(isize, 1));
+  size_t inBytes = 0;
+  size_t outBytes = 0;
+  libdeflate_result result = libdeflate_gzip_decompress_ex(decompressor, data.data(), data.size(),
+                                                           out.get(), isize, &inBytes, &outBytes);
+  switch (result) {
+    case LIBDEFLATE_SUCCESS:
+      break;
+    case LIBDEFLATE_INSUFFICIENT_SPACE:
+      return "gzip data longer than its trailer says (truncated or not one member)";
+    default:
+      return "gzip data invalid (bad header, data, CRC or length)";
+  }
+  if (inBytes != data.size()) return "bytes after the gzip member";
+  return {};
+}
+
+[[noreturn]] void throwNoPermission(const std::string& what, const std::filesystem::path& dir,
+                                    const std::string& error) {
+  throw StartupError(kExitNoPermission,
+                     fmt::format("spool directory {}: {}: {}", dir.string(), what, error));
+}
+
+}  // namespace
+
+SpoolDirectory::SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes)
+    : dir_(std::move(dir)), corruptDir_(dir_ / kCorruptDir), maxBytes_(maxBytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throwNoPermission("cannot create it", dir_, ec.message());
+  if (!std::filesystem::is_directory(dir_, ec)) {
+    throwNoPermission("cannot use it", dir_, ec ? ec.message() : "not a directory");
+  }
+  dirFd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd_ < 0) throwNoPermission("cannot open it", dir_, errnoText(errno));
+
+  // Permission bits say little (root, ACLs, read-only mounts): prove it by writing a file.
+  // O_EXCL: in a shared directory such as /tmp the name may already exist, even as a symlink
+  // planted to make us truncate another file.
+  std::string probe;
+  int fd = -1;
+  for (int n = 0; fd < 0 && n < 100; ++n) {
+    probe = fmt::format("{}{}-{}", kProbePrefix, static_cast<long>(::getpid()), n);
+    fd = ::openat(dirFd_, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  int error = fd < 0 ? errno : writeAll(fd, "x");
+  if (fd >= 0) ::close(fd);
+  if (fd >= 0 && ::unlinkat(dirFd_, probe.c_str(), 0) != 0 && error == 0) error = errno;
+  if (error != 0) {
+    ::close(dirFd_);
+    throwNoPermission("cannot write in it", dir_, errnoText(error));
+  }
+
+  if (::flock(dirFd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      ::close(dirFd_);
+      throw StartupError(kExitConfig,
+                         fmt::format("spool directory {} is in use by another kinesyslog process; "
+                                     "give each relay its own --spool-dir",
+                                     dir_.string()));
+    }
+    spdlog::warn("spool directory {}: cannot lock it ({}); make sure no other relay uses it",
+                 dir_.string(), errnoText(errno));
+  }
+
+  struct statfs fs {};
+  if (::statfs(dir_.c_str(), &fs) == 0 && fs.f_type == TMPFS_MAGIC) {
+    spdlog::warn(
+        "spool directory {} is on tmpfs: records not yet delivered are lost on reboot; "
+        "set --spool-dir to a directory on disk",
+        dir_.string());
+  }
+
+  // New sequences continue after every one on disk, so a new record always sorts after the
+  // ones recover() will queue, and a new temporary name never meets an old one.
+  uint64_t highest = 0;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (auto seq = parseFinalName(name)) highest = std::max(highest, *seq);
+    if (auto temp = parseTempName(name)) highest = std::max(highest, temp->sequence);
+  }
+  if (ec) {
+    ::close(dirFd_);
+    throwNoPermission("cannot list it", dir_, ec.message());
+  }
+  firstSequence_ = highest + 1;
+  nextSequence_ = firstSequence_;
+}
+
+SpoolDirectory::~SpoolDirectory() {
+  if (dirFd_ >= 0) ::close(dirFd_);  // also releases the flock
+}
+
+RecoveryReport SpoolDirectory::recover() {
+  RecoveryReport report;
+  {
+    std::lock_guard lock(mutex_);
+    if (recovered_) return report;
+    recovered_ = true;
+  }
+  const uid_t self = ::geteuid();
+  const auto pid = static_cast<uint64_t>(::getpid());
+  Decompressor decompressor(libdeflate_alloc_decompressor());
+  std::vector<SpoolRecord> found;
+
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::filesystem::path path = it->path();
+    const std::string name = path.filename().string();
+    auto temp = parseTempName(name);
+    auto sequence = parseFinalName(name);
+    if (!temp && !sequence) continue;  // not ours: /tmp is shared
+    if (temp && temp->pid == pid && temp->sequence >= firstSequence_) continue;  // in flight
+    if (sequence && *sequence >= firstSequence_) continue;  // written by this process
+
+    // A shared directory such as /tmp may hold files of other users or symlinks planted under
+    // our names; delivering those would ship someone else's bytes, so they are left alone.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) continue;  // vanished meanwhile
+    if (!S_ISREG(st.st_mode) || st.st_uid != self) {
+      spdlog::warn("spool: ignoring {}: not a regular file owned by this user", path.string());
+      continue;
+    }
+
+    if (temp) {
+      // A torn write is the normal trace of a crash, not corruption: the record never reached
+      // its final name, so its producer never considered it spooled.
+      if (::unlink(path.c_str()) == 0) {
+        ++report.temporaryDiscarded;
+      } else {
+        spdlog::warn("spool: cannot delete leftover {}: {}", path.string(), errnoText(errno));
+      }
+      continue;
+    }
+
+    int error = 0;
+    auto data = readWholeFile(path, error);
+    std::string reason = data ? validateGzipMember(decompressor.get(), *data)
+                              : fmt::format("cannot read: {}", errnoText(error));
+    if (!reason.empty()) {
+      ++report.corrupt;
+      moveFileToCorrupt(path, reason);
+      continue;
+    }
+    found.push_back(SpoolRecord{*sequence, path, data->size()});
+  }
+  if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
+
+  std::sort(found.begin(), found.end(),
+            [](const SpoolRecord& a, const SpoolRecord& b) { return a.sequence < b.sequence; });
+  for (const auto& r : found) report.recoveredBytes += r.bytes;
+  report.recovered = found.size();
+  {
+    std::lock_guard lock(mutex_);
+    queue_.insert(queue_.begin(), std::make_move_iterator(found.begin()),
+                  std::make_move_iterator(found.end()));
+    bytes_ += report.recoveredBytes;
+    pendingBytes_ += report.recoveredBytes;
+  }
+  changed_.notify_all();
+
+  if (report.recovered + report.corrupt + report.temporaryDiscarded > 0) {
+    spdlog::info(
+        "spool {}: recovered {} records ({} bytes) for delivery, moved {} corrupt to {}, "
+        "discarded {} unfinished writes",
+        dir_.string(), report.recovered, report.recoveredBytes, report.corrupt,
+        corruptDir_.string(), report.temporaryDiscarded);
+  }
+  return report;
+}
+
+std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
+  uint64_t sequence;
+  {
+    std::lock_guard lock(mutex_);
+    sequence = nextSequence_++;
+  }
+  const std::string temp = tempName(sequence);
+  const std::string final = finalName(sequence);
+  auto fail = [&](const char* step, int error, const std::string& leftover) {
+    spdlog::error("spool: cannot {} {}: {}; the record stays in memory and is retried", step,
+                  (dir_ / leftover).string(), errnoText(error));
+    ::unlinkat(dirFd_, leftover.c_str(), 0);
+    return std::nullopt;
+  };
+
+  int fd = ::openat(dirFd_, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    spdlog::error("spool: cannot create {}: {}; the record stays in memory and is retried",
+                  (dir_ / temp).string(), errnoText(errno));
+    return std::nullopt;
+  }
+  int error = writeAll(fd, gzipRecord);
+  if (error != 0) {
+    ::close(fd);
+    return fail("write", error, temp);
+  }
+  if (::fsync(fd) != 0) {
+    error = errno;
+    ::close(fd);
+    return fail("fsync", error, temp);
+  }
+  if (::close(fd) != 0) return fail("close", errno, temp);
+  if (::renameat(dirFd_, temp.c_str(), dirFd_, final.c_str()) != 0) {
+    return fail("rename", errno, temp);
+  }
+  // Until the directory is synced the rename may not survive a crash; reporting success
+  // before that would let the producer forget a record that could vanish.
+  if (::fsync(dirFd_) != 0) return fail("fsync the directory after writing", errno, final);
+
+  SpoolRecord record{sequence, dir_ / final, gzipRecord.size()};
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(record);
+    bytes_ += record.bytes;
+    pendingBytes_ += record.bytes;
+  }
+  changed_.notify_all();
+  return record;
+}
+
+bool SpoolDirectory::full() const {
+  return bytes() >= maxBytes_;
+}
+
+uint64_t SpoolDirectory::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
+}
+
+size_t SpoolDirectory::pendingCount() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+uint64_t SpoolDirectory::pendingBytes() const {
+  std::lock_guard lock(mutex_);
+  return pendingBytes_;
+}
+
+bool SpoolDirectory::waitFor(size_t records, uint64_t bytes,
+                             std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  auto ready = [&] { return queue_.size() >= records || pendingBytes_ >= bytes; };
+  changed_.wait_until(lock, deadline, [&] { return ready() || wakePending_; });
+  wakePending_ = false;
+  return ready();
+}
+
+std::vector<SpoolRecord> SpoolDirectory::take(size_t maxRecords, uint64_t maxBytes,
+                                              std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, deadline, [&] { return !queue_.empty() || wakePending_; });
+  wakePending_ = false;
+  std::vector<SpoolRecord> taken;
+  uint64_t takenBytes = 0;
+  while (!queue_.empty()) {
+    const SpoolRecord& next = queue_.front();
+    if (!taken.empty() && (taken.size() >= maxRecords || takenBytes + next.bytes > maxBytes)) {
+      break;
+    }
+    takenBytes += next.bytes;
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  pendingBytes_ -= takenBytes;
+  return taken;
+}
+
+void SpoolDirectory::requeue(std::vector<SpoolRecord> records) {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      pendingBytes_ += it->bytes;
+      queue_.push_front(std::move(*it));
+    }
+  }
+  changed_.notify_all();
+}
+
+std::optional<std::string> SpoolDirectory::read(const SpoolRecord& r, int* error) const {
+  int readError = 0;
+  auto data = readWholeFile(r.path, readError);
+  if (!data) {
+    spdlog::error("spool: cannot read {}: {}", r.path.string(), errnoText(readError));
+    if (error) *error = readError;
+    return std::nullopt;
+  }
+  if (data->size() != r.bytes) {
+    if (error) *error = EBADMSG;
+    spdlog::error("spool: {} changed size on disk ({} bytes, {} written)", r.path.string(),
+                  data->size(), r.bytes);
+    return std::nullopt;
+  }
+  return data;
+}
+
+void SpoolDirectory::remove(const SpoolRecord& r) {
+  if (::unlink(r.path.c_str()) != 0 && errno != ENOENT) {
+    // The record was delivered; if the file survives it is delivered again after a restart.
+    spdlog::error("spool: cannot delete delivered {}: {}", r.path.string(), errnoText(errno));
+  }
+  std::lock_guard lock(mutex_);
+  bytes_ -= std::min(bytes_, r.bytes);
+}
+
+void SpoolDirectory::moveToCorrupt(const SpoolRecord& r, std::string_view reason) {
+  moveFileToCorrupt(r.path, reason);
+  std::lock_guard lock(mutex_);
+  bytes_ -= std::min(bytes_, r.bytes);
+}
+
+bool SpoolDirectory::moveFileToCorrupt(const std::filesystem::path& file, std::string_view reason) {
+  std::lock_guard lock(corruptMutex_);
+  if (::mkdir(corruptDir_.c_str(), 0700) != 0 && errno != EEXIST) {
+    spdlog::error("spool: {} is corrupt ({}) but {} cannot be created ({}); left in place",
+                  file.string(), reason, corruptDir_.string(), errnoText(errno));
+    return false;
+  }
+  // With the default spool /tmp, corrupt/ is /tmp/corrupt: only use it when it is ours.
+  struct stat st {};
+  if (::lstat(corruptDir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+    spdlog::error("spool: {} is corrupt ({}) but {} is not a directory of this user; left in place",
+                  file.string(), reason, corruptDir_.string());
+    return false;
+  }
+  // Sequences restart from what is left in the spool, so an older corrupt file may already
+  // hold the name: never overwrite one.
+  std::filesystem::path target = corruptDir_ / file.filename();
+  std::error_code ec;
+  for (int n = 1; std::filesystem::exists(target, ec) && n < 1000; ++n) {
+    target = corruptDir_ / fmt::format("{}.{}", file.filename().string(), n);
+  }
+  if (::rename(file.c_str(), target.c_str()) != 0) {
+    spdlog::error("spool: {} is corrupt ({}) but cannot be moved to {} ({}); left in place",
+                  file.string(), reason, target.string(), errnoText(errno));
+    return false;
+  }
+  spdlog::warn("spool: {} is corrupt ({}); moved to {}", file.string(), reason, target.string());
+  return true;
+}
+
+void SpoolDirectory::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    wakePending_ = true;
+  }
+  changed_.notify_all();
+}
+
+}  // namespace kinesyslog::spool
