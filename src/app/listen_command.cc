@@ -170,6 +170,10 @@ int runListen(const ListenOptions& o) {
     spdlog::warn("shutdown grace over: {} records stay in the spool {} for the next start",
                  spool.pendingCount(), o.spoolDir);
   }
+  const auto& delivery = uploader.counters();
+  metrics::counters().add(metrics::Counter::kRecordsDelivered, delivery.recordsDelivered.load());
+  // Records not accepted, counted per attempt (a record retried three times counts three).
+  metrics::counters().add(metrics::Counter::kDeliveryFailures, delivery.recordFailures.load());
   spdlog::info("final counters: {}", metrics::counters().format());
   return kExitOk;
 }
