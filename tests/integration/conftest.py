@@ -1,0 +1,72 @@
+"""Fixtures for the kinesyslog integration suite: fresh directories and relays that are always
+stopped when the test ends."""
+
+import os
+import types
+
+import pytest
+
+import relay as R
+
+
+@pytest.fixture(scope="session", autouse=True)
+def relay_binary():
+    path = R.binary()
+    if not os.access(path, os.X_OK):
+        pytest.exit(f"relay binary {path} not found (build it or set KINESYSLOG_BIN)", 4)
+    return path
+
+
+@pytest.fixture
+def dirs(tmp_path):
+    out = tmp_path / "out"
+    spool = tmp_path / "spool"
+    out.mkdir()
+    spool.mkdir()
+    return types.SimpleNamespace(root=tmp_path, out=out, spool=spool, logs=tmp_path / "logs")
+
+
+class Relays:
+    """Starts relays for one test and kills any still running at the end."""
+
+    def __init__(self, dirs):
+        self.dirs = dirs
+        self.started = []
+
+    def start(self, udp=(), tcp=(), extra=(), out=None, spool=None, env=None, user=None,
+              flush_interval="0.2", wait=True, nofile=None, args=None):
+        if args is None:
+            args = R.listen_args(
+                out=self.dirs.out if out is None else out,
+                spool=self.dirs.spool if spool is None else spool,
+                udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra,
+            )
+        r = R.Relay(args, self.dirs.logs, env=env, user=user, nofile=nofile)
+        r.udp, r.tcp = list(udp), list(tcp)
+        self.started.append(r)
+        if wait:
+            r.wait_ready()
+        return r
+
+    def cleanup(self):
+        for r in self.started:
+            if r.running():
+                r.kill()
+
+
+@pytest.fixture
+def relays(dirs):
+    rs = Relays(dirs)
+    yield rs
+    rs.cleanup()
+
+
+@pytest.fixture
+def output(dirs):
+    return R.Output(dirs.out)
+
+
+@pytest.fixture
+def relay(relays):
+    """A relay on one free UDP port and one free TCP port, delivering every 0.2 s."""
+    return relays.start(udp=[R.free_port()], tcp=[R.free_port()])

@@ -1,0 +1,433 @@
+"""Helpers for the kinesyslog integration tests.
+
+Starting and stopping the relay, picking free ports, sending bytes, and decoding what the relay
+delivered to its output directory (DESIGN.md section 1, "Record" and "Spool and delivery").
+Standard library only.
+"""
+
+import calendar
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import zlib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 20.0
+WAIT_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0
+
+UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# Firehose-style S3 key: YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.
+OBJECT_RE = re.compile(
+    r"^(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/(?P<stream>.+)-1-"
+    r"(?P<y2>\d{4})-(?P<m2>\d{2})-(?P<d2>\d{2})-(?P<h2>\d{2})-(?P<mi>\d{2})-(?P<s>\d{2})-"
+    r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
+RECORD_KEYS = {"owner", "logGroup", "logStream", "subscriptionFilters", "messageType", "logEvents"}
+# The rewrite of a message without a usable timestamp (DESIGN section 1, "Event").
+REWRITE_RE = re.compile(
+    r"^<(?P<pri>\d{1,3})>1 (?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00) "
+    r"(?P<source>\S+) (?P<rest>.*)$",
+    re.S,
+)
+
+
+def binary():
+    return os.environ.get("KINESYSLOG_BIN") or str(REPO / "build" / "release" / "kinesyslog")
+
+
+def relay_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KINESYSLOG_")}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    if extra:
+        env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Ports
+
+_handed_out = set()
+
+
+def free_port(tcp=True, udp=True):
+    """A port free on 127.0.0.1 for every requested protocol, never handed out twice."""
+    for _ in range(200):
+        first = socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        held = [first]
+        try:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port in _handed_out:
+                continue
+            if tcp and udp:
+                other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(other)
+                try:
+                    other.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no free port found")
+
+
+# ---------------------------------------------------------------------------------------------
+# The relay process
+
+
+def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=()):
+    args = ["listen", "--address", "127.0.0.1"]
+    if out is not None:
+        args += ["--output-dir", str(out)]
+    if spool is not None:
+        args += ["--spool-dir", str(spool)]
+    for p in udp:
+        args += ["--udp-port", str(p)]
+    for p in tcp:
+        args += ["--tcp-port", str(p)]
+    if flush_interval is not None:
+        args += ["--flush-interval", str(flush_interval)]
+    return args + list(extra)
+
+
+def as_user_prefix(user):
+    if user is None:
+        return []
+    group = "nogroup" if user == "nobody" else user
+    return ["setpriv", f"--reuid={user}", f"--regid={group}", "--clear-groups"]
+
+
+def run_relay(args, env=None, user=None, timeout=READY_TIMEOUT):
+    """Run the relay to completion (for commands expected to exit by themselves)."""
+    return subprocess.run(
+        as_user_prefix(user) + [binary()] + list(args),
+        env=relay_env(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+class Relay:
+    """One relay process; stderr goes to a file so a chatty relay never blocks on a pipe."""
+
+    def __init__(self, args, log_dir, env=None, user=None, nofile=None):
+        self.args = list(args)
+        log_dir = Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        n = 0
+        while (log_dir / f"relay-{n}.stderr").exists():
+            n += 1
+        self.stderr_path = log_dir / f"relay-{n}.stderr"
+        self.stdout_path = log_dir / f"relay-{n}.stdout"
+
+        def limit_files():
+            if nofile is not None:
+                import resource
+
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+
+        with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                as_user_prefix(user) + [binary()] + self.args,
+                env=relay_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                preexec_fn=limit_files if nofile is not None else None,
+            )
+        self.returncode = None
+
+    @property
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    @property
+    def stdout(self):
+        return self.stdout_path.read_text(errors="replace")
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if re.search(r"\bready\b", self.stderr):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"relay exited with {self.proc.returncode} before ready; stderr:\n{self.stderr}"
+                )
+            time.sleep(0.02)
+        raise AssertionError(f"relay not ready after {timeout} s; stderr:\n{self.stderr}")
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=STOP_TIMEOUT):
+        """Signal the relay and wait for its exit; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.wait(timeout)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"relay did not exit within {timeout} s; stderr:\n{self.stderr}")
+        return self.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.returncode = self.proc.wait()
+
+    def counters(self):
+        return final_counters(self.stderr)
+
+
+def final_counters(stderr):
+    """The `final counters: name=value ...` line logged at exit, as a dict of ints."""
+    for line in reversed(stderr.splitlines()):
+        at = line.find("final counters:")
+        if at >= 0:
+            pairs = re.findall(r"([A-Za-z0-9_.]+)=(-?\d+)", line[at:])
+            return {k: int(v) for k, v in pairs}
+    raise AssertionError(f"no 'final counters:' line in stderr:\n{stderr}")
+
+
+def problem_lines(stderr):
+    """stderr lines that report a problem: not info/debug/warning logs, not a bare --help hint."""
+    lines = []
+    for line in stderr.splitlines():
+        if not line.strip():
+            continue
+        if re.search(r"\[(trace|debug|info|warning|warn)\]", line):
+            continue
+        if re.match(r"(?i)^\s*[(]?(see|run|try)\b.*--help", line):
+            continue  # a hint line of its own; a hint at the end of the problem line is fine
+        lines.append(line)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Senders
+
+
+def tcp_connect(port, timeout=10.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def tcp_send(port, data, close=True):
+    s = tcp_connect(port)
+    s.sendall(data)
+    if close:
+        s.close()
+        return None
+    return s
+
+
+def udp_send(port, datagrams, pace=0.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for d in datagrams:
+            s.sendto(d, ("127.0.0.1", port))
+            if pace:
+                time.sleep(pace)
+    finally:
+        s.close()
+
+
+def octet(msg):
+    """RFC 6587 section 3.4.1 octet-counting frame."""
+    return str(len(msg)).encode() + b" " + msg
+
+
+# ---------------------------------------------------------------------------------------------
+# Output directory
+
+
+def decode_members(data):
+    """Each gzip member separately (Firehose concatenates records, RFC 1952 section 2.2)."""
+    members = []
+    while data:
+        d = zlib.decompressobj(wbits=31)
+        members.append(d.decompress(data) + d.flush())
+        if not d.eof:
+            raise AssertionError("truncated gzip member")
+        data = d.unused_data
+    return members
+
+
+def check_record(rec):
+    assert set(rec) == RECORD_KEYS, f"record keys {sorted(rec)}"
+    assert rec["messageType"] == "DATA_MESSAGE"
+    assert isinstance(rec["owner"], str) and isinstance(rec["logGroup"], str)
+    assert rec["subscriptionFilters"] == [rec["logGroup"]]
+    assert isinstance(rec["logStream"], str)
+    assert isinstance(rec["logEvents"], list) and rec["logEvents"], "record without events"
+    for ev in rec["logEvents"]:
+        assert set(ev) == {"id", "timestamp", "message"}, f"event keys {sorted(ev)}"
+        assert UUID4_RE.match(ev["id"]), f"id {ev['id']!r} is not a v4 uuid"
+        assert isinstance(ev["timestamp"], int), f"timestamp {ev['timestamp']!r}"
+        assert isinstance(ev["message"], str)
+
+
+def parse_member(raw):
+    # Strict: valid UTF-8 and no raw control characters inside strings.
+    text = raw.decode("utf-8")
+    rec = json.loads(text)
+    check_record(rec)
+    return rec
+
+
+class Output:
+    """Reads an output directory; objects never change once visible, so decode each once."""
+
+    def __init__(self, out_dir, stream="kinesyslog"):
+        self.out_dir = Path(out_dir)
+        self.stream = stream
+        self._cache = {}
+
+    def objects(self):
+        found = []
+        for root, dirnames, files in os.walk(self.out_dir):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for f in files:
+                if f.startswith("."):
+                    continue  # a temporary name, not yet delivered
+                rel = os.path.relpath(os.path.join(root, f), self.out_dir)
+                found.append(rel)
+        for rel in found:
+            m = OBJECT_RE.match(rel)
+            assert m, f"unexpected visible file in output dir: {rel}"
+            assert m["stream"] == self.stream, f"object {rel} not named for {self.stream}"
+            assert (m["y"], m["m"], m["d"], m["h"]) == (m["y2"], m["m2"], m["d2"], m["h2"]), rel
+            # The key's time is UTC at delivery: it must be a real, recent time.
+            when = datetime.datetime(
+                int(m["y"]), int(m["m"]), int(m["d"]), int(m["h"]), int(m["mi"]), int(m["s"]),
+                tzinfo=datetime.timezone.utc,
+            )
+            age = time.time() - when.timestamp()
+            assert -5 < age < 3600, f"object {rel} time is {age:.0f} s from now"
+        return sorted(found)
+
+    def records(self):
+        recs = []
+        for rel in self.objects():
+            if rel not in self._cache:
+                data = (self.out_dir / rel).read_bytes()
+                self._cache[rel] = [parse_member(m) for m in decode_members(data)]
+            recs.extend(self._cache[rel])
+        return recs
+
+    def events(self):
+        """Flattened events: dicts with the event's fields plus owner, group, stream."""
+        evs = []
+        for rec in self.records():
+            for ev in rec["logEvents"]:
+                evs.append(
+                    dict(ev, owner=rec["owner"], group=rec["logGroup"], stream=rec["logStream"])
+                )
+        return evs
+
+    def wait_events(self, done, timeout=WAIT_TIMEOUT, what="events"):
+        """Poll until done(events) is true; returns the events."""
+        deadline = time.monotonic() + timeout
+        while True:
+            evs = self.events()
+            if done(evs):
+                return evs
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what}; have {len(evs)} events: "
+                    f"{[e['message'][:120] for e in evs[:20]]}"
+                )
+            time.sleep(0.05)
+
+    def wait_count(self, n, match=lambda e: True, timeout=WAIT_TIMEOUT):
+        return self.wait_events(
+            lambda evs: sum(1 for e in evs if match(e)) >= n, timeout, what=f"{n} events"
+        )
+
+
+def spool_records(spool_dir):
+    """Records in finished spool files (kinesyslog-*.gz); files may vanish while we read."""
+    recs = []
+    for p in sorted(Path(spool_dir).glob("kinesyslog-*.gz")):
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            continue
+        recs.extend(parse_member(m) for m in decode_members(data))
+    return recs
+
+
+# ---------------------------------------------------------------------------------------------
+# Time
+
+
+def half_up_ms(total_us):
+    return (total_us + 500) // 1000
+
+
+RFC3339_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$"
+)
+
+
+def rfc3339_us(ts):
+    """Exact microseconds since the epoch of an RFC 3339 timestamp (fraction cut to 6 digits)."""
+    m = RFC3339_RE.match(ts)
+    assert m, f"not an RFC 3339 timestamp: {ts!r}"
+    y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
+    frac = (m.group(7) or "").ljust(9, "0")
+    ns = int(frac)
+    secs = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+    zone = m.group(8)
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return secs * 1_000_000, ns
+
+
+def rfc3339_ms(ts):
+    """Event timestamp the relay must produce: milliseconds, rounded half up."""
+    us_secs, ns = rfc3339_us(ts)
+    # Half up on the full fraction as sent (".0005" rounds up, ".0004999" down).
+    return (us_secs * 1000 + ns + 500_000) // 1_000_000
+
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def rfc3164_ms(stamp, now=None, tz=datetime.timezone.utc):
+    """`Mmm dd hh:mm:ss` with the year inferred as DESIGN section 1 says: the receive year, or
+    the year before when that date would be more than 2 days in the future."""
+    now = time.time() if now is None else now
+    mon, day, clock = stamp.split()
+    h, mi, s = (int(x) for x in clock.split(":"))
+    year = datetime.datetime.fromtimestamp(now, tz).year
+    cand = datetime.datetime(year, MONTHS.index(mon) + 1, int(day), h, mi, s, tzinfo=tz)
+    if cand.timestamp() > now + 2 * 86400:
+        cand = cand.replace(year=year - 1)
+    return int(cand.timestamp()) * 1000
+
+
+def rfc3164_stamp(dt):
+    """Format a datetime as RFC 3164 section 4.1.2 does (day space-padded)."""
+    return f"{MONTHS[dt.month - 1]} {dt.day:2d} {dt:%H:%M:%S}"

@@ -1,0 +1,81 @@
+"""Options (DESIGN section 2): KINESYSLOG_* environment variables, --group-prefix, --owner,
+--stream naming, and the dump subcommand."""
+
+import json
+
+import relay as R
+
+
+def msg(text):
+    return f"<13>1 2026-01-02T03:04:05.678Z host app - - - {text}"
+
+
+def test_env_vars_open_both_tcp_ports(relays, dirs):
+    a, b, u = R.free_port(), R.free_port(), R.free_port()
+    env = {
+        "KINESYSLOG_TCP_PORT": f"{a} {b}",
+        "KINESYSLOG_UDP_PORT": str(u),
+        "KINESYSLOG_OUTPUT_DIR": str(dirs.out),
+        "KINESYSLOG_SPOOL_DIR": str(dirs.spool),
+        "KINESYSLOG_ADDRESS": "127.0.0.1",
+        "KINESYSLOG_FLUSH_INTERVAL": "0.2",
+        "KINESYSLOG_STREAM": "from-env",
+    }
+    r = relays.start(args=["listen"], env=env)
+    R.tcp_send(a, (msg("to port a") + "\n").encode())
+    R.tcp_send(b, (msg("to port b") + "\n").encode())
+    R.udp_send(u, [msg("to udp").encode()])
+    out = R.Output(dirs.out, stream="from-env")
+    evs = out.wait_count(3)
+    assert sorted(e["message"] for e in evs) == sorted(
+        [msg("to port a"), msg("to port b"), msg("to udp")]
+    )
+    assert r.stop() == 0
+
+
+def test_group_prefix_owner_stream_and_dump(relays, dirs):
+    a, b, u = R.free_port(), R.free_port(), R.free_port()
+    r = relays.start(udp=[u], tcp=[a, b],
+                     extra=["--group-prefix", "acme/prod", "--owner", "123456789012",
+                            "--stream", "my-stream"])
+    R.tcp_send(a, (msg("via a") + "\n").encode())
+    R.tcp_send(b, (msg("via b") + "\n").encode())
+    R.udp_send(u, [msg("via udp").encode()])
+    out = R.Output(dirs.out, stream="my-stream")
+    evs = out.wait_count(3)
+    got = {e["message"]: e for e in evs}
+    assert set(got) == {msg("via a"), msg("via b"), msg("via udp")}
+    assert got[msg("via a")]["group"] == f"acme/prod/syslog/{a}"
+    assert got[msg("via b")]["group"] == f"acme/prod/syslog/{b}"
+    assert got[msg("via udp")]["group"] == f"acme/prod/syslog/{u}"
+    assert all(e["owner"] == "123456789012" and e["stream"] == "127.0.0.1" for e in evs)
+    assert r.stop() == 0
+
+    files = [str(dirs.out / o) for o in out.objects()]
+    events = out.events()
+    text = R.run_relay(["dump", *files])
+    assert text.returncode == 0, text.stderr
+    lines = [l for l in text.stdout.decode().splitlines() if l.strip()]
+    assert len(lines) == len(events), lines
+    for e in events:
+        line = next((l for l in lines if e["message"] in l), None)
+        assert line is not None, f"{e['message']!r} not dumped:\n{lines}"
+        assert e["group"] in line and e["stream"] in line
+
+    js = R.run_relay(["dump", "--json", *files])
+    assert js.returncode == 0, js.stderr
+    dumped = [json.loads(l) for l in js.stdout.decode().splitlines() if l.strip()]
+    assert len(dumped) == len(events)
+    want = sorted((e["group"], e["stream"], e["id"], e["timestamp"], e["message"]) for e in events)
+    have = sorted((d["logGroup"], d["logStream"], d["id"], d["timestamp"], d["message"])
+                  for d in dumped)
+    assert have == want
+
+
+def test_port_zero_disables_listener(relays, output):
+    tcp = R.free_port()
+    r = relays.start(udp=[0], tcp=[tcp])
+    assert "udp" not in r.stderr.split("ready", 1)[1].split(";", 1)[0], r.stderr
+    R.tcp_send(tcp, (msg("only tcp") + "\n").encode())
+    assert [e["message"] for e in output.wait_count(1)] == [msg("only tcp")]
+    assert r.stop() == 0
