@@ -1,0 +1,81 @@
+"""A full spool (DESIGN section 1, Spool and delivery): TCP reading pauses until delivery makes
+room, UDP datagrams are dropped and counted; nothing is lost silently."""
+
+import datetime
+import os
+import re
+import time
+
+import relay as R
+
+SEQ_RE = re.compile(r"seq=(\w+)")
+
+
+def block_delivery(out_dir):
+    """A regular file where the year directory must go: every delivery fails and is retried."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    blockers = set()
+    for dt in (now, now + datetime.timedelta(minutes=2)):
+        b = out_dir / f"{dt.year:04d}"
+        b.write_text("not a directory\n")
+        blockers.add(b)
+    return blockers
+
+
+def spooled_seqs(spool_dir):
+    return {m.group(1) for rec in R.spool_records(spool_dir) for ev in rec["logEvents"]
+            for m in [SEQ_RE.search(ev["message"])] if m}
+
+
+def spool_bytes(spool_dir):
+    total = 0
+    for p in spool_dir.glob("kinesyslog-*.gz"):
+        try:
+            total += p.stat().st_size
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def test_full_spool_pauses_tcp_and_drops_udp(relays, dirs, output):
+    blockers = block_delivery(dirs.out)
+    r = relays.start(udp=[R.free_port()], tcp=[R.free_port()],
+                     extra=["--spool-max-bytes", "2K", "--flush-size", "1K"])
+    # Fill the spool past 2 KiB with messages that compress badly.
+    first = [f"<13>1 2026-01-01T00:00:00Z h app - - - seq=a{i:04d} {os.urandom(60).hex()}"
+             for i in range(60)]
+    R.tcp_send(r.tcp[0], "".join(m + "\n" for m in first).encode())
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    while spooled_seqs(dirs.spool) != {f"a{i:04d}" for i in range(60)}:
+        assert time.monotonic() < deadline, f"first batch never spooled:\n{r.stderr}"
+        time.sleep(0.05)
+    assert spool_bytes(dirs.spool) >= 2048
+
+    # Full: datagrams are dropped, a TCP sender is not read.
+    R.udp_send(r.udp[0], [f"<13>1 2026-01-01T00:00:00Z h app - - - seq=u{i:04d}".encode()
+                          for i in range(20)], pace=0.002)
+    second = [f"<13>1 2026-01-01T00:00:00Z h app - - - seq=b{i:04d}" for i in range(50)]
+    sender = R.tcp_connect(r.tcp[0])
+    sender.sendall("".join(m + "\n" for m in second).encode())
+    time.sleep(1.0)
+    assert not any(s.startswith(("b", "u")) for s in spooled_seqs(dirs.spool)), (
+        "messages were taken in while the spool was full")
+
+    # Room again: the paused connection is read, everything sent over TCP arrives once.
+    for b in blockers:
+        os.unlink(b)
+    sender.close()
+    want = {f"a{i:04d}" for i in range(60)} | {f"b{i:04d}" for i in range(50)}
+    evs = output.wait_events(
+        lambda evs: {m.group(1) for e in evs for m in [SEQ_RE.search(e["message"])] if m} >= want,
+        what="every TCP message after the spool drained")
+    got = [SEQ_RE.search(e["message"]).group(1) for e in evs]
+    tcp_got = [s for s in got if not s.startswith("u")]
+    assert sorted(tcp_got) == sorted(want), "each TCP message exactly once"
+    assert r.stop() == 0, r.stderr
+    c = r.counters()
+    udp_delivered = sum(1 for s in got if s.startswith("u"))
+    assert c["udp_dropped"] >= 1 and c["udp_dropped"] + udp_delivered == 20, c
+    assert c["tcp_read_pauses"] >= 1, c
+    # The drop was logged, not silent.
+    assert "dropped" in r.stderr
