@@ -1,7 +1,11 @@
 #include "app/options.h"
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -35,6 +39,27 @@ std::vector<std::string> splitWhitespace(const std::string& text) {
 }
 
 }  // namespace
+
+std::optional<double> parseSeconds(std::string_view text) {
+  double value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<uint16_t> parsePort(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  uint32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (value > 65535) return std::nullopt;
+  return static_cast<uint16_t>(value);
+}
 
 std::optional<uint64_t> parseByteSize(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -78,19 +103,53 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
         help));
   };
 
+  auto secondsOption = [&](const std::string& name, double* target, double min, double max,
+                           const std::string& help) {
+    return option(listen->add_option_function<std::string>(
+        name,
+        [=](const std::string& value) {
+          auto seconds = parseSeconds(value);
+          if (!seconds) throw CLI::ValidationError(name, "'" + value + "' is not a number");
+          if (*seconds < min || *seconds > max) {
+            throw CLI::ValidationError(
+                name, fmt::format("'{}' is out of range ({} to {} s)", value, min, max));
+          }
+          *target = *seconds;
+        },
+        help));
+  };
+
   option(listen->add_option("--stream", o.stream, "Firehose delivery stream name"));
   option(listen->add_option("--address", o.address, "Address to listen on")->capture_default_str());
-  option(listen->add_option("--udp-port", o.udpPorts, "UDP port (repeatable; 0 disables)"));
-  option(listen->add_option("--tcp-port", o.tcpPorts, "TCP port (repeatable; 0 disables)"));
-  CLI::Option* tlsPort = option(listen->add_option(
-      "--tls-port", o.tlsPorts, "TLS port (repeatable; default 6514 with --cert and --key)"));
+  // Ports are read as text so that a bad one is named with its range, not as CLI11's joined
+  // conversion failure.
+  auto portsOption = [&](const std::string& name, std::vector<uint16_t>* target,
+                         const std::string& help) {
+    return option(listen->add_option_function<std::vector<std::string>>(
+        name,
+        [target, name](const std::vector<std::string>& values) {
+          target->clear();
+          for (const auto& value : values) {
+            auto port = parsePort(value);
+            if (!port) {
+              throw CLI::ValidationError(name, "'" + value + "' is not a port (0 to 65535)");
+            }
+            target->push_back(*port);
+          }
+        },
+        help));
+  };
+  portsOption("--udp-port", &o.udpPorts, "UDP port (repeatable; 0 disables)");
+  portsOption("--tcp-port", &o.tcpPorts, "TCP port (repeatable; 0 disables)");
+  CLI::Option* tlsPort = portsOption("--tls-port", &o.tlsPorts,
+                                     "TLS port (repeatable; default 6514 with --cert and --key)");
   option(listen->add_option("--cert", o.cert, "TLS certificate chain (PEM)"));
   option(listen->add_option("--key", o.key, "TLS private key (PEM)"));
   option(listen->add_option("--ca", o.ca, "CA bundle for client certificates"));
   option(listen->add_option("--verify-client", o.verifyClient, "none, optional or required")
              ->check(CLI::IsMember({"none", "optional", "required"})));
-  option(listen->add_option("--proxy-protocol", o.proxyProtocolPorts,
-                            "Expect PROXY protocol v1/v2 on this TCP or TLS port (repeatable)"));
+  portsOption("--proxy-protocol", &o.proxyProtocolPorts,
+              "Expect PROXY protocol v1/v2 on this TCP or TLS port (repeatable)");
   option(listen->add_option("--spool-dir", o.spoolDir, "Spool directory")->capture_default_str());
   option(listen->add_option("--output-dir", o.outputDir,
                             "Deliver to this local directory instead of Firehose"));
@@ -107,11 +166,8 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   option(listen->add_option("--workers", o.workers, "I/O threads (default: cores)")
              ->check(CLI::Range(1u, 256u)));
   sizeOption("--flush-size", &o.flushSize, "Flush a worker's buffers at this many bytes (4M)");
-  option(listen
-             ->add_option("--flush-interval", o.flushIntervalSeconds,
-                          "Flush a source's buffer when its oldest message is this old (s)")
-             ->check(CLI::Range(0.001, 86400.0))
-             ->capture_default_str());
+  secondsOption("--flush-interval", &o.flushIntervalSeconds, 0.001, 86400,
+                "Flush a source's buffer when its oldest message is this old (60 s)");
   sizeOption("--max-message-size", &o.maxMessageSize, "Longest message in bytes (65536)");
   sizeOption("--spool-max-bytes", &o.spoolMaxBytes, "Spool size limit (1G)");
   sizeOption("--partial-budget", &o.partialBudget,
@@ -123,11 +179,8 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
              ->add_option("--rfc3164-timezone", o.rfc3164Timezone,
                           "Zone of timestamps without offset (IANA name or UTC)")
              ->capture_default_str());
-  option(listen
-             ->add_option("--shutdown-grace", o.shutdownGraceSeconds,
-                          "Seconds to drain connections and deliver at shutdown")
-             ->check(CLI::Range(0.0, 3600.0))
-             ->capture_default_str());
+  secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0, 3600,
+                "Seconds to drain connections and deliver at shutdown (10)");
 
   CLI::App* dump = app.add_subcommand("dump", "Print the events of delivered objects");
   dump->add_option("files", result.dump.files, "Delivered objects or spool files")->required();
@@ -203,7 +256,10 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
     return usage("--max-message-size " + std::to_string(o.maxMessageSize) +
                  " is out of range (1 to 262144)");
   }
-  if (o.flushSize < 1024) return usage("--flush-size must be at least 1K");
+  // Batch offsets are 32-bit; a flush size past 1 GiB also makes no sense for 4 MiB requests.
+  if (o.flushSize < 1024 || o.flushSize > (1ull << 30)) {
+    return usage("--flush-size must be between 1K and 1G");
+  }
   if (!syslog::LocalZone::find(o.rfc3164Timezone)) {
     return usage("--rfc3164-timezone: unknown time zone '" + o.rfc3164Timezone + "'");
   }

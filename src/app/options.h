@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kinesyslog::app {
@@ -59,6 +60,12 @@ struct CommandLine {
 // Parses argv and the KINESYSLOG_* environment. Usage errors print one line to stderr and
 // finish with exit code 2; --help prints the help text and finishes with 0.
 CommandLine parseCommandLine(int argc, const char* const* argv);
+
+// "0.2" -> 0.2 seconds; nullopt unless the whole text is a finite decimal number.
+std::optional<double> parseSeconds(std::string_view text);
+
+// "514" -> 514; nullopt unless a decimal number from 0 to 65535.
+std::optional<uint16_t> parsePort(std::string_view text);
 
 // "4M" -> 4194304; a byte count with an optional K/M/G suffix (KiB/MiB/GiB). nullopt if malformed.
 std::optional<uint64_t> parseByteSize(std::string_view text);

@@ -27,6 +27,24 @@ TEST(ParseByteSize, AcceptsSuffixes) {
   EXPECT_EQ(parseByteSize("1.5M"), std::nullopt);
 }
 
+TEST(ParseSeconds, DecimalNumbersOnly) {
+  EXPECT_EQ(parseSeconds("0.2"), 0.2);
+  EXPECT_EQ(parseSeconds("60"), 60.0);
+  EXPECT_EQ(parseSeconds("soon"), std::nullopt);
+  EXPECT_EQ(parseSeconds("1s"), std::nullopt);
+  EXPECT_EQ(parseSeconds("inf"), std::nullopt);
+  EXPECT_EQ(parseSeconds(""), std::nullopt);
+}
+
+TEST(ParsePort, Range) {
+  EXPECT_EQ(parsePort("0"), 0);
+  EXPECT_EQ(parsePort("65535"), 65535);
+  EXPECT_EQ(parsePort("65536"), std::nullopt);
+  EXPECT_EQ(parsePort("-1"), std::nullopt);
+  EXPECT_EQ(parsePort("5x"), std::nullopt);
+  EXPECT_EQ(parsePort(""), std::nullopt);
+}
+
 TEST(CommandLine, ListenWithRepeatedPortsAndSizes) {
   auto c = parse({"listen", "--tcp-port", "5514", "--tcp-port", "5515", "--udp-port", "5514",
                   "--output-dir", "/x", "--flush-size", "1M", "--max-message-size", "128K"});
@@ -47,7 +65,12 @@ TEST(CommandLine, UsageErrorsExitTwo) {
   EXPECT_EQ(parse({"listen", "--compression-level", "13"}).exitCode, 2);
   EXPECT_EQ(parse({"listen", "--tcp-port", "70000"}).exitCode, 2);
   EXPECT_EQ(parse({"listen", "--flush-size", "lots"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--flush-size", "2G", "--udp-port", "1"}).exitCode, 2);
   EXPECT_EQ(parse({}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--flush-interval", "0"}).exitCode, 2);
+  auto ok = parse({"listen", "--flush-interval", "0.25", "--udp-port", "1"});
+  EXPECT_FALSE(ok.finished);
+  EXPECT_EQ(ok.listen.flushIntervalSeconds, 0.25);
 }
 
 TEST(CommandLine, TlsPortDefaultsOnlyWithCertAndKey) {
