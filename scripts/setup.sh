@@ -12,7 +12,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pytest python3-botocore
+  python3 python3-pytest python3-botocore python3-boto3
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
   procps
 )

@@ -30,7 +30,7 @@ for fuzzer in build/fuzz/*_fuzz; do
   cp -r "tests/fuzz/corpus/$name/." "$work/"
   "$fuzzer" -max_total_time="$KINESYSLOG_FUZZ_SECONDS" -print_final_stats=0 "$work" \
     >"build/fuzz/$name.log" 2>&1 || { tail -n 40 "build/fuzz/$name.log"; exit 1; }
-  echo "$name: $(grep -c . "$work"/* 2>/dev/null | wc -l) corpus inputs, no crash"
+  echo "$name: $(ls "$work" | wc -l) corpus inputs after the run, no crash"
   rm -rf "$work"
 done
 

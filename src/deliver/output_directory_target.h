@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "deliver/delivery_target.h"
+#include "record/event_id.h"
 #include "util/clock.h"
 
 namespace kinesyslog::deliver {
@@ -36,9 +37,12 @@ class OutputDirectoryTarget final : public DeliveryTarget {
                                std::string_view uuid);
 
  private:
+  std::string nextUuid();  // a random v4 UUID for the object's key
+
   std::filesystem::path dir_;
   std::string streamName_;
   const Clock& clock_;
+  record::EventIdGenerator ids_;  // put() runs on the uploader thread only
 };
 
 }  // namespace kinesyslog::deliver

@@ -17,6 +17,7 @@
 #include <memory>
 #include <system_error>
 
+#include "util/durable_file.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::spool {
@@ -26,17 +27,12 @@ constexpr std::string_view kFinalPrefix = "kinesyslog-";
 constexpr std::string_view kFinalSuffix = ".gz";
 constexpr size_t kSequenceDigits = 20;  // enough for any uint64_t, so names sort by sequence
 constexpr std::string_view kTempPrefix = ".kinesyslog-tmp-";
-constexpr std::string_view kProbePrefix = ".kinesyslog-probe-";
 constexpr std::string_view kCorruptDir = "corrupt";
 // RFC 1952 §2.3: a member is at least a 10-byte header and an 8-byte trailer.
 constexpr size_t kGzipMinBytes = 18;
 // DEFLATE cannot expand data more than 1032:1, so a larger trailer ISIZE is a lie; checking it
 // keeps a damaged trailer from making us allocate gigabytes.
 constexpr uint64_t kDeflateMaxRatio = 1032;
-
-std::string errnoText(int error) {
-  return std::system_category().message(error);
-}
 
 std::optional<uint64_t> parseDigits(std::string_view digits) {
   if (digits.empty()) return std::nullopt;
@@ -85,19 +81,6 @@ std::string finalName(uint64_t sequence) {
 
 std::string tempName(uint64_t sequence) {
   return fmt::format("{}{}-{}", kTempPrefix, sequence, static_cast<long>(::getpid()));
-}
-
-// Writes all of `data`, retrying short writes and EINTR. Returns 0 or an errno value.
-int writeAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return 0;
 }
 
 // Reads a whole regular file. Returns std::nullopt and sets `error` on failure.
@@ -175,32 +158,9 @@ std::string validateGzipMember(libdeflate_decompressor* decompressor, std::strin
 
 SpoolDirectory::SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes)
     : dir_(std::move(dir)), corruptDir_(dir_ / kCorruptDir), maxBytes_(maxBytes) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir_, ec);
-  if (ec) throwNoPermission("cannot create it", dir_, ec.message());
-  if (!std::filesystem::is_directory(dir_, ec)) {
-    throwNoPermission("cannot use it", dir_, ec ? ec.message() : "not a directory");
-  }
+  ensureWritableDirectory(dir_, "spool directory");
   dirFd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirFd_ < 0) throwNoPermission("cannot open it", dir_, errnoText(errno));
-
-  // Permission bits say little (root, ACLs, read-only mounts): prove it by writing a file.
-  // O_EXCL: in a shared directory such as /tmp the name may already exist, even as a symlink
-  // planted to make us truncate another file.
-  std::string probe;
-  int fd = -1;
-  for (int n = 0; fd < 0 && n < 100; ++n) {
-    probe = fmt::format("{}{}-{}", kProbePrefix, static_cast<long>(::getpid()), n);
-    fd = ::openat(dirFd_, probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 && errno != EEXIST) break;
-  }
-  int error = fd < 0 ? errno : writeAll(fd, "x");
-  if (fd >= 0) ::close(fd);
-  if (fd >= 0 && ::unlinkat(dirFd_, probe.c_str(), 0) != 0 && error == 0) error = errno;
-  if (error != 0) {
-    ::close(dirFd_);
-    throwNoPermission("cannot write in it", dir_, errnoText(error));
-  }
 
   if (::flock(dirFd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
@@ -225,6 +185,7 @@ SpoolDirectory::SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes)
   // New sequences continue after every one on disk, so a new record always sorts after the
   // ones recover() will queue, and a new temporary name never meets an old one.
   uint64_t highest = 0;
+  std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (auto seq = parseFinalName(name)) highest = std::max(highest, *seq);
