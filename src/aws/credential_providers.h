@@ -1,0 +1,221 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aws/credentials.h"
+#include "aws/http_client.h"
+#include "aws/profile_config.h"
+#include "aws/sts_client.h"
+#include "util/clock.h"
+
+namespace kinesyslog::aws {
+
+// The credential providers of botocore's default chain (botocore/credentials.py), one class
+// each. They follow botocore's split between "not configured" (load() returns nullopt, the
+// chain moves on) and "configured but failing" (CredentialsError, the chain stops), and name
+// themselves with botocore's method names so logs read the same.
+//
+// None of them is thread-safe; the chain and RefreshingCredentials call load() from one thread
+// at a time. Every provider re-reads what can change (token files, the process output, the
+// endpoints) on each load(), so a load() is also a refresh.
+
+// An ISO 8601 / RFC 3339 date-time as AWS sends expirations (`2026-11-26T18:00:00Z`, optional
+// fraction, `Z`, `±hh:mm`, `±hhmm` or `±hh`; no zone means UTC) as microseconds since the Unix
+// epoch; nullopt when malformed or out of range.
+std::optional<int64_t> parseExpirationMicros(std::string_view text);
+
+// What the providers need from the outside. References must outlive the providers.
+struct ProviderContext {
+  std::shared_ptr<const ProfileConfig> config;
+  EnvLookup env;
+  HttpClient& http;
+  StsClient& sts;
+  const Clock& clock;
+  // Pause between container-endpoint attempts; empty: std::this_thread::sleep_for.
+  std::function<void(std::chrono::milliseconds)> sleep;
+};
+
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SECURITY_TOKEN or AWS_SESSION_TOKEN (the first
+// set, botocore's order), AWS_CREDENTIAL_EXPIRATION. An access key without a secret key is a
+// CredentialsError.
+class EnvironmentProvider final : public CredentialsProvider {
+ public:
+  explicit EnvironmentProvider(EnvLookup env);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "env"; }
+
+ private:
+  EnvLookup env_;
+};
+
+// The profile's keys in the shared credentials file (aws_access_key_id, aws_secret_access_key,
+// aws_security_token or aws_session_token).
+class SharedCredentialsFileProvider final : public CredentialsProvider {
+ public:
+  SharedCredentialsFileProvider(std::shared_ptr<const ProfileConfig> config, std::string profile);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "shared-credentials-file"; }
+
+ private:
+  std::shared_ptr<const ProfileConfig> config_;
+  std::string profile_;
+};
+
+// The same keys in the profile's section of the shared config file.
+class ConfigFileProvider final : public CredentialsProvider {
+ public:
+  ConfigFileProvider(std::shared_ptr<const ProfileConfig> config, std::string profile);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "config-file"; }
+
+ private:
+  std::shared_ptr<const ProfileConfig> config_;
+  std::string profile_;
+};
+
+// The profile's credential_process (either file), run with /bin/sh -c, stdin from /dev/null,
+// stdout parsed as the version 1 JSON document (AccessKeyId, SecretAccessKey, optional
+// SessionToken and Expiration). A non-zero exit (its stderr quoted), a timeout, bad JSON or a
+// missing key is a CredentialsError naming the profile.
+class ProcessProvider final : public CredentialsProvider {
+ public:
+  static constexpr std::chrono::milliseconds kDefaultTimeout{60000};
+  static constexpr size_t kMaxOutputBytes = 1 << 20;
+
+  ProcessProvider(std::shared_ptr<const ProfileConfig> config, std::string profile,
+                  std::chrono::milliseconds timeout = kDefaultTimeout);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "custom-process"; }
+
+ private:
+  std::shared_ptr<const ProfileConfig> config_;
+  std::string profile_;
+  std::chrono::milliseconds timeout_;
+};
+
+// AssumeRoleWithWebIdentity: web_identity_token_file, role_arn and role_session_name from the
+// environment (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_ROLE_SESSION_NAME; each wins over
+// the profile's key) unless `useEnvironment` is false, else from the profile. The token file is
+// read on every load (EKS rotates it). A token file without a role ARN, or an unreadable token
+// file, is a CredentialsError.
+class WebIdentityProvider final : public CredentialsProvider {
+ public:
+  WebIdentityProvider(const ProviderContext& context, std::string profile, bool useEnvironment);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "assume-role-with-web-identity"; }
+
+ private:
+  std::optional<std::string> setting(const Profile& profile, const std::string& key,
+                                     const std::string& envName) const;
+
+  ProviderContext context_;
+  std::string profile_;
+  bool useEnvironment_;
+};
+
+// The profile's role_arn (not combined with web_identity_token_file): AssumeRole with the
+// credentials of source_profile — itself resolved through its own role_arn (role chaining) or
+// its web identity, credentials file, credential_process or config file keys — or of
+// credential_source (Environment, Ec2InstanceMetadata, EcsContainer). Session name:
+// role_session_name, else botocore's `botocore-session-<epoch seconds>`; external_id and
+// duration_seconds (default 3600, STS's own default) are passed on. Loops between profiles,
+// both or neither of source_profile/credential_source, a missing source profile, a source
+// without credentials and mfa_serial (a service cannot prompt) are CredentialsErrors.
+class AssumeRoleProvider final : public CredentialsProvider {
+ public:
+  AssumeRoleProvider(const ProviderContext& context, std::string profile);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "assume-role"; }
+
+ private:
+  Credentials assumeFor(const std::string& profile, std::vector<std::string>& visited);
+  Credentials sourceCredentials(const std::string& profile, const Profile& settings,
+                                std::vector<std::string>& visited);
+
+  ProviderContext context_;
+  std::string profile_;
+};
+
+// ECS/EKS container credentials: GET http://169.254.170.2 + AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+// else AWS_CONTAINER_CREDENTIALS_FULL_URI (https, a loopback address, 169.254.170.2,
+// 169.254.170.23, fd00:ec2::23 or localhost only), with `Authorization` from the file named by
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE or from AWS_CONTAINER_AUTHORIZATION_TOKEN. Three
+// attempts, 2 s each, 1 s apart (botocore's ContainerMetadataFetcher); then CredentialsError.
+class ContainerProvider final : public CredentialsProvider {
+ public:
+  static constexpr std::string_view kRelativeHost = "http://169.254.170.2";
+  static constexpr int kAttempts = 3;
+  static constexpr std::chrono::milliseconds kTimeout{2000};
+  static constexpr std::chrono::milliseconds kPause{1000};
+
+  explicit ContainerProvider(const ProviderContext& context);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "container-role"; }
+
+ private:
+  ProviderContext context_;
+};
+
+// Where and how to reach the EC2 instance metadata service (IMDS).
+struct ImdsSettings {
+  bool disabled = false;    // AWS_EC2_METADATA_DISABLED=true (any case)
+  bool v1Disabled = false;  // AWS_EC2_METADATA_V1_DISABLED / ec2_metadata_v1_disabled
+  std::string endpoint = "http://169.254.169.254";
+  std::chrono::milliseconds timeout{1000};  // AWS_METADATA_SERVICE_TIMEOUT (seconds)
+  int attempts = 1;                         // AWS_METADATA_SERVICE_NUM_ATTEMPTS
+};
+
+// From the environment, then the profile's config keys (ec2_metadata_service_endpoint,
+// ec2_metadata_service_endpoint_mode = IPv6 → http://[fd00:ec2::254], metadata_service_timeout,
+// metadata_service_num_attempts), as botocore's config chain resolves them.
+ImdsSettings imdsSettings(const EnvLookup& env, const Profile& profile);
+
+// One IMDS conversation: the first get() asks for a session token (PUT /latest/api/token with
+// X-aws-ec2-metadata-token-ttl-seconds: 21600) and sends it with every GET as
+// X-aws-ec2-metadata-token. As botocore, a 403/404/405 or a transport failure on the token PUT
+// falls back to IMDSv1 (no token) unless v1 is disabled; a 400 ends the conversation.
+class ImdsClient {
+ public:
+  static constexpr std::string_view kTokenTtlSeconds = "21600";
+
+  ImdsClient(HttpClient& http, ImdsSettings settings);
+  // The body of a 200 answer with a non-empty body to GET `path` (no leading slash, e.g.
+  // "latest/meta-data/placement/region"); nullopt otherwise (disabled, failed, retries spent).
+  std::optional<std::string> get(std::string_view path);
+
+ private:
+  std::string url(std::string_view path) const;
+  HttpResponse send(HttpRequest request);
+
+  HttpClient& http_;
+  ImdsSettings settings_;
+  bool tokenTried_ = false;
+  bool usable_ = true;
+  std::optional<std::string> token_;
+};
+
+// EC2 instance role credentials over IMDSv2: the role name from
+// latest/meta-data/iam/security-credentials/, then that role's JSON. Like botocore, any failure
+// means "not configured" (nullopt): the last provider of the chain never stops it with an
+// error.
+class InstanceMetadataProvider final : public CredentialsProvider {
+ public:
+  static constexpr std::string_view kRolePath = "latest/meta-data/iam/security-credentials/";
+
+  InstanceMetadataProvider(HttpClient& http, ImdsSettings settings);
+  std::optional<Credentials> load() override;
+  std::string name() const override { return "iam-role"; }
+
+ private:
+  HttpClient& http_;
+  ImdsSettings settings_;
+};
+
+}  // namespace kinesyslog::aws
