@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 
+#include "app/firehose_destination.h"
 #include "deliver/output_directory_target.h"
 #include "deliver/uploader.h"
 #include "metrics/relay_counters.h"
@@ -62,12 +63,9 @@ void refuseUnimplemented(const ListenOptions& o) {
   if (!enabledPorts(o.tlsPorts).empty()) refuse("TLS (--tls-port, --cert, --key)");
   if (!enabledPorts(o.proxyProtocolPorts).empty()) refuse("--proxy-protocol");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
-  if (o.outputDir.empty()) {
-    if (o.stream.empty()) {
-      throw StartupError(kExitConfig,
-                         "no destination: give --stream NAME (Firehose) or --output-dir DIR");
-    }
-    refuse("Firehose delivery (--stream without --output-dir)");
+  if (o.outputDir.empty() && o.stream.empty()) {
+    throw StartupError(kExitConfig,
+                       "no destination: give --stream NAME (Firehose) or --output-dir DIR");
   }
 }
 
@@ -90,16 +88,28 @@ int runListen(const ListenOptions& o) {
   if (udpPorts.empty() && tcpPorts.empty()) {
     throw StartupError(kExitConfig, "no listener enabled: give --udp-port or --tcp-port");
   }
-  if (!o.region.empty() || !o.profile.empty() || !o.endpointUrl.empty() ||
-      !o.stsEndpointUrl.empty()) {
-    spdlog::warn("--output-dir is set: AWS options (--region, --profile, endpoints) are ignored");
-  }
   const auto zone = syslog::LocalZone::find(o.rfc3164Timezone);
   if (!zone) throw StartupError(kExitUsage, "unknown time zone " + o.rfc3164Timezone);
 
   // Destination and spool before any listener opens: nothing is accepted that cannot be kept.
-  const std::string stream = o.stream.empty() ? "kinesyslog" : o.stream;
-  deliver::OutputDirectoryTarget target(o.outputDir, stream, SystemClock::instance());
+  std::unique_ptr<deliver::OutputDirectoryTarget> outputDirectory;
+  std::unique_ptr<FirehoseDestination> firehose;
+  deliver::DeliveryTarget* target = nullptr;
+  std::string owner;
+  if (!o.outputDir.empty()) {
+    if (!o.region.empty() || !o.profile.empty() || !o.endpointUrl.empty() ||
+        !o.stsEndpointUrl.empty()) {
+      spdlog::warn("--output-dir is set: AWS options (--region, --profile, endpoints) are ignored");
+    }
+    outputDirectory = std::make_unique<deliver::OutputDirectoryTarget>(
+        o.outputDir, o.stream.empty() ? "kinesyslog" : o.stream, SystemClock::instance());
+    target = outputDirectory.get();
+    owner = o.owner.empty() ? kOutputDirOwner : o.owner;
+  } else {
+    firehose = std::make_unique<FirehoseDestination>(o, SystemClock::instance());
+    target = &firehose->target();
+    owner = firehose->owner();
+  }
   spool::SpoolDirectory spool(o.spoolDir, o.spoolMaxBytes);
   const auto recovery = spool.recover();
   metrics::counters().add(metrics::Counter::kSpoolRecovered, recovery.recovered);
@@ -115,10 +125,9 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : udpPorts) net::ensurePortFree(o.address, port, net::Transport::kUdp);
   for (uint16_t port : tcpPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
 
-  deliver::Uploader uploader(spool, target, deliver::UploaderOptions{});
+  deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
   uploader.start();
-  record::EncoderPool encoders(o.workers, o.owner.empty() ? kOutputDirOwner : o.owner,
-                               o.compressionLevel, spool);
+  record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool);
   // Encoders more than a flush per worker behind count as a full spool for intake.
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
@@ -152,7 +161,7 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : tcpPorts) listening += fmt::format("tcp {}:{}, ", o.address, port);
   listening.resize(listening.size() - 2);
   spdlog::info("ready: {}; {} workers; spool {}; delivering to {}", listening, o.workers,
-               o.spoolDir, target.describe());
+               o.spoolDir, target->describe());
 
   int signal = 0;
   sigwait(&signals, &signal);
