@@ -6,6 +6,7 @@ import types
 
 import pytest
 
+import firehose_standin as F
 import relay as R
 
 
@@ -70,3 +71,34 @@ def output(dirs):
 def relay(relays):
     """A relay on one free UDP port and one free TCP port, delivering every 0.2 s."""
     return relays.start(udp=[R.free_port()], tcp=[R.free_port()])
+
+
+# ---------------------------------------------------------------------------------------------
+# AWS stand-ins (issue 3)
+
+
+@pytest.fixture
+def aws_clean_env(monkeypatch, tmp_path):
+    """No AWS_* or proxy variable from the machine reaches boto3 or the relay (relay_env copies
+    os.environ), and neither reads the machine's ~/.aws."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.lower() in (
+            "http_proxy", "https_proxy", "all_proxy", "no_proxy"
+        ):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-such-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-such-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return home
+
+
+@pytest.fixture
+def firehose(aws_clean_env):
+    """A running Firehose/STS/IMDS/ECS stand-in (firehose_standin.py) with the ACTIVE stream
+    `kinesyslog-test` and one long-term key (`firehose.default_key`)."""
+    standin = F.FirehoseStandIn(seed=1234).start()
+    yield standin
+    standin.stop()
