@@ -10,6 +10,7 @@
 #include "proto/syslog/event_time.h"
 #include "record/gzip.h"
 #include "record/json_escape.h"
+#include "record/record_encoder.h"
 
 namespace kinesyslog::app {
 
@@ -38,7 +39,9 @@ bool dumpFile(const std::string& path, bool json) {
   }
   simdjson::dom::parser parser;
   simdjson::dom::document_stream documents;
-  if (parser.parse_many(*text).get(documents) != simdjson::SUCCESS) {
+  // parse_many's window must hold the largest record (its default is 1 MB; a record's JSON may
+  // be up to the encoder's cap).
+  if (parser.parse_many(*text, record::kMaxRecordJsonBytes).get(documents) != simdjson::SUCCESS) {
     std::fprintf(stderr, "kinesyslog: error: %s holds no JSON records\n", path.c_str());
     return false;
   }

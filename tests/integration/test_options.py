@@ -79,3 +79,22 @@ def test_port_zero_disables_listener(relays, output):
     R.tcp_send(tcp, (msg("only tcp") + "\n").encode())
     assert [e["message"] for e in output.wait_count(1)] == [msg("only tcp")]
     assert r.stop() == 0
+
+
+def test_dump_reads_records_over_one_megabyte_of_json(relays, dirs):
+    """A 4 MiB flush of compressible messages makes records whose JSON is several MB; dump must
+    read them whole (regression: simdjson's default 1 MB parse_many window refused them)."""
+    n = 20_000
+    r = relays.start(tcp=[R.free_port()], flush_interval="60")
+    R.tcp_send(r.tcp[0], "".join(msg(f"seq={i:06d} " + "word " * 30) + "\n"
+                                 for i in range(n)).encode())
+    assert r.stop() == 0, r.stderr
+    out = R.Output(dirs.out)
+    biggest = max(len(json.dumps(rec)) for rec in out.records())
+    assert biggest > 1_048_576, f"largest record JSON only {biggest} bytes"
+    files = [str(dirs.out / o) for o in out.objects()]
+    js = R.run_relay(["dump", "--json", *files])
+    assert js.returncode == 0, js.stderr
+    seqs = sorted(json.loads(l)["message"].split("seq=")[1][:6]
+                  for l in js.stdout.decode().splitlines() if l.strip())
+    assert seqs == [f"{i:06d}" for i in range(n)]
