@@ -1,5 +1,6 @@
 #include "app/listen_command.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -36,6 +37,15 @@ void setUpLogging(bool debug) {
 
 // The relay keeps one descriptor per connection; the soft limit (often 1024) would refuse
 // senders long before the machine is busy.
+// Batches and records are megabytes each and live briefly on several threads. glibc's dynamic
+// mmap threshold would move such blocks into per-thread heaps that are never given back, so
+// the resident set would creep to the high-water mark of every arena. A fixed threshold keeps
+// them mmap'd (returned on free) and a few arenas bound the rest.
+void boundAllocatorMemory() {
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  ::mallopt(M_ARENA_MAX, 4);
+}
+
 void raiseDescriptorLimit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -81,6 +91,7 @@ int runListen(const ListenOptions& o) {
   ::signal(SIGPIPE, SIG_IGN);
 
   setUpLogging(o.debug);
+  boundAllocatorMemory();
   refuseUnimplemented(o);
 
   const auto udpPorts = enabledPorts(o.udpPorts);
@@ -128,10 +139,12 @@ int runListen(const ListenOptions& o) {
   deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
   uploader.start();
   record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool);
-  // Encoders more than a flush per worker behind count as a full spool for intake.
+  // DESIGN §5 budgets memory at 2 flushes per worker: the batch being filled and one being
+  // encoded. Encoders further behind than one flush per worker count as a full spool for
+  // intake, so a burst waits in the kernel instead of in our heap.
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
-                                 2 * o.flushSize * o.workers + 64 * 1024 * 1024, o.partialBudget);
+                                 o.flushSize * o.workers, o.partialBudget);
 
   raiseDescriptorLimit();
   net::WorkerOptions workerOptions;
