@@ -1,0 +1,1102 @@
+#!/usr/bin/python3
+"""Whole-process benchmark of the kinesyslog relay (DESIGN.md section 5; bench/README.md).
+
+For each scenario: start the built relay (delivering to an output directory, or with
+`--target firehose` to the Firehose stand-in of the integration tests), send N messages with our
+load generator (build/release/kinesyslog_loadgen) or syslog-ng's loggen, wait until every
+message is delivered, stop the relay, decode every delivered record, and measure:
+
+- delivered / missing / duplicated sequence numbers of this run (every message carries one);
+- wall seconds from the start of the load to the last delivered object, and msgs/s over it;
+- relay CPU (utime + stime of the whole process from /proc/PID/stat) between the start of the
+  load and the last delivery, per million messages; peak RSS (VmHWM) before SIGTERM;
+- compressed bytes per message, and `compressed_bytes_fed / json_bytes` from the relay's final
+  counters (the record splitter must not compress the same bytes many times);
+- compression share: the CPU time libdeflate alone needs to compress the delivered JSON at the
+  same level (build/release/kinesyslog_yardstick, run on the delivered objects after the relay
+  exits) over the relay's CPU time.
+
+Prints one table and the DESIGN section 5 targets with PASS/MISS, writes results.csv and
+plot.png (gnuplot, bench/plot.gp) into --out. Exits 1 when a TCP (or TLS) scenario, or a UDP
+scenario whose sender is evenly paced, misses a message; 2 when the harness itself could not
+run a scenario (a tool missing, the relay not starting or crashing).
+
+Debian's /usr/bin/python3, standard library only (plus the stand-in's botocore with
+`--target firehose`).
+"""
+
+import argparse
+import csv
+import json
+import os
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MIB = 1024 * 1024
+DEFAULT_FLUSH_SIZE = 4 * MIB
+PARTIAL_BUDGET = 64 * MIB  # the relay's default --partial-budget
+RMEM_MAX = "/proc/sys/net/core/rmem_max"
+READY_TIMEOUT = 20.0
+STOP_TIMEOUT = 90.0
+
+# DESIGN.md section 5.
+SHARE_TARGETS = {("tcp", 6): 0.77, ("tcp", 1): 0.6, ("udp", 6): 0.6, ("udp", 1): 0.5}
+TCP_RATE_TARGET = 300_000  # msgs/s at level 1
+UDP_RATE_TARGET = 200_000  # msgs/s at level 1, evenly paced, zero loss
+FED_TARGET = 1.2
+RATE_TOLERANCE = 0.01  # a paced sender's achieved rate may fall short of its goal by this much
+
+
+@dataclass
+class Scenario:
+    name: str
+    sender: str  # loadgen | loggen
+    transport: str  # tcp | udp | tls | gelf-udp | gelf-tcp | gelf-tls
+    framing: str = "octet"  # octet | lf (tcp, tls)
+    gelf_encoding: str = "plain"  # plain | zlib | gzip | chunked (gelf-udp)
+    level: int = 1
+    workers: int = 0
+    count: int = 0
+    rate: int = 0  # total msgs/s; 0 = unlimited
+    sweep: bool = False  # a point of the workers x level plot
+
+    @property
+    def stream(self):
+        """The relay's receive path: tcp (TCP, TLS, GELF TCP) or udp."""
+        return "udp" if self.transport in ("udp", "gelf-udp") else "tcp"
+
+    @property
+    def paced(self):
+        return self.rate > 0
+
+    @property
+    def must_not_lose(self):
+        """DESIGN section 5: zero missing over TCP and TLS, and over UDP from a paced sender."""
+        return self.stream == "tcp" or self.paced
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    run_id: str = ""
+    sent: int = 0
+    delivered: int = 0
+    missing: int = 0
+    duplicated: int = 0
+    after_stop: int = 0  # delivered only by the shutdown flush
+    events: int = 0  # every event in the delivered records, this run's or not
+    records: int = 0
+    objects: int = 0
+    object_bytes: int = 0
+    wall_seconds: float = 0.0
+    sender_seconds: float = 0.0
+    sender_rate: float = 0.0
+    sender_errors: int = 0
+    pacing_slip: float = 0.0  # seconds the paced sender fell behind its schedule
+    cpu_seconds: float = 0.0
+    peak_rss: int = 0  # bytes
+    counters: dict = field(default_factory=dict)
+    yardstick: dict = field(default_factory=dict)
+    rcvbuf_errors: int = 0  # kernel UDP RcvbufErrors during the run (system-wide)
+    other_cpu_seconds: float = 0.0  # CPU used by neither relay, sender nor harness meanwhile
+    window_seconds: float = 0.0  # between the two relay CPU samples
+    relay_exit: int = None
+    error: str = ""
+
+    @property
+    def msgs_per_second(self):
+        return self.delivered / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def cpu_per_million(self):
+        return self.cpu_seconds / self.delivered * 1e6 if self.delivered else 0.0
+
+    @property
+    def bytes_per_message(self):
+        return self.object_bytes / self.delivered if self.delivered else 0.0
+
+    @property
+    def fed_over_json(self):
+        json_bytes = self.counters.get("json_bytes", 0)
+        return self.counters.get("compressed_bytes_fed", 0) / json_bytes if json_bytes else 0.0
+
+    @property
+    def compression_share(self):
+        cpu = self.yardstick.get("cpu_seconds")
+        return cpu / self.cpu_seconds if cpu is not None and self.cpu_seconds > 0 else 0.0
+
+    @property
+    def failed(self):
+        return bool(self.error) or (self.scenario.must_not_lose and self.missing > 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+
+def scenarios(args):
+    """Every known scenario by name, with counts for a full or a smoke run."""
+    cores = os.cpu_count() or 1
+    tcp_n = args.count or (20_000 if args.smoke else 3_000_000)
+    udp_n = args.count or (20_000 if args.smoke else 2_000_000)
+    loggen_n = args.count or (20_000 if args.smoke else 1_000_000)
+    udp_rate = args.udp_rate
+    known = [
+        Scenario("tcp-octet-l1", "loadgen", "tcp", level=1, workers=cores, count=tcp_n,
+                 sweep=True),
+        Scenario("tcp-octet-l6", "loadgen", "tcp", level=6, workers=cores, count=tcp_n,
+                 sweep=True),
+        Scenario("tcp-lf-l1", "loadgen", "tcp", framing="lf", level=1, workers=cores,
+                 count=tcp_n),
+        Scenario("udp-paced-l1", "loadgen", "udp", level=1, workers=cores, count=udp_n,
+                 rate=udp_rate),
+        Scenario("udp-paced-l6", "loadgen", "udp", level=6, workers=cores, count=udp_n,
+                 rate=udp_rate),
+        Scenario("udp-unpaced-l1", "loadgen", "udp", level=1, workers=cores, count=udp_n),
+        Scenario("loggen-tcp-l1", "loggen", "tcp", level=1, workers=cores, count=loggen_n),
+        Scenario("loggen-udp-l1", "loggen", "udp", level=1, workers=cores, count=loggen_n,
+                 rate=args.loggen_udp_rate),
+        Scenario("tcp-octet-w1-l1", "loadgen", "tcp", level=1, workers=1, count=tcp_n,
+                 sweep=True),
+        Scenario("tcp-octet-w1-l6", "loadgen", "tcp", level=6, workers=1, count=tcp_n,
+                 sweep=True),
+        Scenario("tcp-octet-l9", "loadgen", "tcp", level=9, workers=cores, count=tcp_n,
+                 sweep=True),
+        Scenario("tcp-octet-w1-l9", "loadgen", "tcp", level=9, workers=1, count=tcp_n,
+                 sweep=True),
+        # TLS and GELF: DESIGN section 5 adds them to the harness as those inputs land.
+        Scenario("tls-octet-l1", "loadgen", "tls", level=1, workers=cores, count=tcp_n),
+        Scenario("gelf-udp-plain-l1", "loadgen", "gelf-udp", gelf_encoding="plain", level=1,
+                 workers=cores, count=udp_n, rate=udp_rate),
+        Scenario("gelf-udp-gzip-l1", "loadgen", "gelf-udp", gelf_encoding="gzip", level=1,
+                 workers=cores, count=udp_n, rate=udp_rate),
+        Scenario("gelf-udp-chunked-l1", "loadgen", "gelf-udp", gelf_encoding="chunked",
+                 level=1, workers=cores, count=udp_n, rate=udp_rate),
+        Scenario("gelf-tcp-l1", "loadgen", "gelf-tcp", level=1, workers=cores, count=tcp_n),
+        Scenario("gelf-tls-l1", "loadgen", "gelf-tls", level=1, workers=cores, count=tcp_n),
+    ]
+    return {s.name: s for s in known}
+
+
+DEFAULT_FULL = ["tcp-octet-l1", "tcp-octet-l6", "tcp-lf-l1", "udp-paced-l1", "udp-paced-l6",
+                "udp-unpaced-l1", "loggen-tcp-l1", "loggen-udp-l1", "tcp-octet-w1-l1",
+                "tcp-octet-w1-l6"]
+DEFAULT_SMOKE = ["tcp-octet-l1", "udp-paced-l1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_size(text):
+    m = re.fullmatch(r"\s*(\d+)\s*([KMG]?)\s*", text, re.I)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (N, NK, NM or NG)")
+    return int(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()]
+
+
+def free_port():
+    """A port free on 127.0.0.1 for both TCP and UDP (the relay listens on both)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def process_cpu_seconds(pid):
+    """utime + stime of every thread of the process, live or exited (proc(5) fields 14, 15)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def peak_rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def udp_rcvbuf_errors():
+    """The kernel's UDP RcvbufErrors (all sockets): datagrams dropped for a full socket buffer."""
+    try:
+        with open("/proc/net/snmp") as f:
+            lines = [line.split() for line in f if line.startswith("Udp:")]
+        header, values = lines[0], lines[1]
+        return int(values[header.index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def system_cpu_seconds():
+    """CPU seconds all CPUs spent not idle (proc(5) /proc/stat: user nice system irq softirq
+    steal; guest time is already in user)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
+
+
+def own_cpu_seconds():
+    """(this process, reaped children) user + sys CPU seconds."""
+    s = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
+
+
+def machine_description():
+    def run(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "?"
+
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    for line in run(["free", "-h"]).splitlines():
+        if line.startswith("Mem:"):
+            mem = line.split()[1]
+    debian = "?"
+    try:
+        debian = Path("/etc/debian_version").read_text().strip()
+    except OSError:
+        pass
+    return {
+        "cpus": run(["nproc"]),
+        "model": model,
+        "memory": mem,
+        "kernel": os.uname().release,
+        "debian": debian,
+    }
+
+
+class RmemMax:
+    """Raises net.core.rmem_max for the UDP scenarios (the relay asks for an 8 MiB receive
+    buffer, which the kernel caps at rmem_max) and puts the old value back afterwards."""
+
+    def __init__(self, wanted):
+        self.wanted = wanted
+        self.original = None
+        self.used = None
+        self.note = ""
+
+    def __enter__(self):
+        try:
+            self.original = int(Path(RMEM_MAX).read_text())
+        except (OSError, ValueError) as e:
+            self.note = f"net.core.rmem_max unreadable ({e})"
+            return self
+        self.used = self.original
+        if self.wanted and self.original < self.wanted:
+            try:
+                Path(RMEM_MAX).write_text(str(self.wanted))
+                self.used = self.wanted
+                self.note = (f"net.core.rmem_max raised from {self.original} to {self.wanted} "
+                             "for the run (restored afterwards)")
+            except OSError as e:
+                self.note = (f"net.core.rmem_max left at {self.original}: cannot raise it to "
+                             f"{self.wanted} ({e.strerror})")
+        else:
+            self.note = f"net.core.rmem_max {self.original} (already >= {self.wanted})"
+        return self
+
+    def __exit__(self, *exc):
+        if self.original is not None and self.used != self.original:
+            try:
+                Path(RMEM_MAX).write_text(str(self.original))
+            except OSError as e:
+                log(f"could not restore net.core.rmem_max to {self.original}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the relay delivered
+
+
+def gzip_members(data):
+    """The decompressed members of a series of gzip members (a Firehose object)."""
+    out = []
+    while data:
+        d = zlib.decompressobj(wbits=31)
+        out.append(d.decompress(data))
+        if not d.eof:
+            raise ValueError("truncated gzip member")
+        data = d.unused_data
+    return out
+
+
+class Tally:
+    """Counts the sequence numbers of one run in delivered records. The sequence numbers are
+    found in the record JSON bytes (they are ASCII, so JSON escaping leaves them alone); every
+    record is also parsed as JSON, to check it is valid and to count its events."""
+
+    def __init__(self, pattern, first, count):
+        self.pattern = re.compile(pattern)
+        self.first = first
+        self.seen = bytearray(count)
+        self.extra = {}  # sequence numbers outside [first, first + count)
+        self.distinct = 0
+        self.duplicated = 0
+        self.events = 0
+        self.records = 0
+        self.bad_records = 0
+
+    def feed_record(self, raw):
+        self.records += 1
+        try:
+            self.events += len(json.loads(raw)["logEvents"])
+        except (ValueError, KeyError, TypeError):
+            self.bad_records += 1
+        seen, first, n = self.seen, self.first, len(self.seen)
+        for m in self.pattern.finditer(raw):
+            i = int(m.group(1)) - first
+            if 0 <= i < n:
+                if seen[i]:
+                    self.duplicated += 1
+                else:
+                    seen[i] = 1
+                    self.distinct += 1
+            else:
+                self.extra[i] = self.extra.get(i, 0) + 1
+                if self.extra[i] > 1:
+                    self.duplicated += 1
+                else:
+                    self.distinct += 1
+
+
+class OutputDirSink:
+    """Objects the relay writes under --output-dir (hidden names are still being written)."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.known = set()
+        self.paths = []
+        self.bytes = 0
+        self.last_time = 0.0
+
+    def relay_args(self, _home):
+        return ["--output-dir", str(self.root)], {}
+
+    def scan(self):
+        new = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith("."):
+                    continue
+                path = os.path.join(dirpath, name)
+                if path not in self.known:
+                    self.known.add(path)
+                    st = os.stat(path)
+                    self.bytes += st.st_size
+                    self.last_time = max(self.last_time, st.st_mtime_ns / 1e9)
+                    new.append(path)
+        self.paths.extend(new)
+        return new
+
+    def read(self, item):
+        with open(item, "rb") as f:
+            return f.read()
+
+    def yardstick_inputs(self, _workdir):
+        return self.paths
+
+    def close(self):
+        pass
+
+
+class FirehoseSink:
+    """Records stored by the Firehose stand-in (tests/integration/firehose_standin.py)."""
+
+    def __init__(self):
+        sys.path.insert(0, str(REPO / "tests" / "integration"))
+        from firehose_standin import FirehoseStandIn  # noqa: E402 (optional dependency)
+
+        self.standin = FirehoseStandIn().start()
+        self.done = 0
+        self.bytes = 0
+        self.last_time = 0.0
+        self.paths = []
+
+    def relay_args(self, home):
+        return self.standin.relay_args(), self.standin.relay_env(Path(home))
+
+    def scan(self):
+        records = self.standin.records()
+        new = records[self.done:]
+        self.done = len(records)
+        for r in new:
+            self.bytes += len(r.data)
+            self.last_time = max(self.last_time, r.time)
+        return new
+
+    def read(self, item):
+        return item.data
+
+    def yardstick_inputs(self, workdir):
+        path = Path(workdir) / "firehose-records.gz"
+        with open(path, "wb") as f:
+            for r in self.standin.records():
+                f.write(r.data)
+        return [str(path)]
+
+    def close(self):
+        self.standin.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# One scenario
+
+
+class Harness:
+    def __init__(self, args):
+        self.args = args
+        build = Path(args.build_dir)
+        self.relay_bin = Path(args.relay or build / "kinesyslog")
+        self.loadgen_bin = Path(args.loadgen or build / "kinesyslog_loadgen")
+        self.yardstick_bin = Path(args.yardstick or build / "kinesyslog_yardstick")
+        self.children = []
+
+    def kill_children(self):
+        for p in self.children:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.children = []
+
+    def spawn(self, cmd, **kw):
+        p = subprocess.Popen(cmd, **kw)
+        self.children.append(p)
+        return p
+
+    def relay_command(self, sc, port, sink_args, workdir):
+        a = self.args
+        cmd = [str(self.relay_bin), "listen", "--address", "127.0.0.1",
+               "--spool-dir", str(workdir / "spool"),
+               "--compression-level", str(sc.level), "--workers", str(sc.workers),
+               "--flush-interval", str(a.flush_interval)]
+        if sc.stream == "udp":
+            cmd += ["--udp-port", str(port), "--tcp-port", "0"]
+        elif sc.transport in ("tls", "gelf-tls"):
+            cmd += ["--tls-port", str(port), "--tcp-port", "0", "--udp-port", "0",
+                    "--cert", str(workdir / "cert.pem"), "--key", str(workdir / "key.pem")]
+        else:
+            cmd += ["--tcp-port", str(port), "--udp-port", "0"]
+        if sc.transport.startswith("gelf"):
+            cmd.append("--gelf")
+        if a.flush_size is not None:
+            cmd += ["--flush-size", str(a.flush_size)]
+        return cmd + sink_args
+
+    def sender_command(self, sc, port, run_id):
+        a = self.args
+        if sc.sender == "loggen":
+            # -P: RFC 5424 with octet-counting framing over TCP; -r is per connection.
+            rate = sc.rate or a.loggen_rate
+            return ["loggen", "-S" if sc.stream == "tcp" else "-D", "-P", "-r", str(rate),
+                    "-s", str(a.size), "-n", str(sc.count), "-I", "3600", "127.0.0.1",
+                    str(port)]
+        cmd = [str(self.loadgen_bin), "--target", "127.0.0.1", "--port", str(port),
+               "--transport", sc.transport, "--size", str(a.size), "--count", str(sc.count),
+               "--rate", str(sc.rate), "--connections", str(a.connections),
+               "--threads", str(a.threads), "--run-id", run_id, "--start-seq", "0"]
+        if sc.transport in ("tcp", "tls"):
+            cmd += ["--framing", sc.framing]
+        if sc.transport == "gelf-udp":
+            cmd += ["--gelf-encoding", sc.gelf_encoding]
+        return cmd
+
+    def make_cert(self, workdir):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+             "-keyout", str(workdir / "key.pem"), "-out", str(workdir / "cert.pem")],
+            check=True, capture_output=True, timeout=60)
+
+    def run(self, sc):
+        res = Result(sc)
+        workdir = Path(tempfile.mkdtemp(prefix=f"kinesyslog-bench-{sc.name}-",
+                                        dir=self.args.workdir))
+        (workdir / "spool").mkdir()
+        sink = None
+        try:
+            sink = FirehoseSink() if self.args.target == "firehose" else \
+                OutputDirSink(workdir / "out")
+            self.run_in(sc, res, workdir, sink)
+        except Exception as e:  # one broken scenario must not hide the others' results
+            res.error = res.error or f"{type(e).__name__}: {e}"
+        finally:
+            self.kill_children()
+            if sink is not None:
+                sink.close()
+            if self.args.keep:
+                log(f"  kept {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return res
+
+    def run_in(self, sc, res, workdir, sink):
+        if sc.transport in ("tls", "gelf-tls"):
+            self.make_cert(workdir)
+        port = free_port()
+        sink_args, sink_env = sink.relay_args(workdir / "home")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("KINESYSLOG_")}
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        env.update(sink_env)
+        stderr_path = workdir / "relay.stderr"
+        with open(stderr_path, "wb") as err:
+            relay = self.spawn(self.relay_command(sc, port, sink_args, workdir), env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+        def relay_log():
+            return stderr_path.read_text(errors="replace")
+
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not re.search(r"\bready\b", relay_log()):
+            if relay.poll() is not None:
+                raise RuntimeError(f"relay exited with {relay.returncode} before ready: "
+                                   f"{relay_log().strip()[-500:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"relay not ready after {READY_TIMEOUT} s")
+            time.sleep(0.02)
+
+        res.run_id = secrets.token_hex(6)
+        if sc.sender == "loggen":
+            pattern = rb"seq: (\d{10}), thread: 0000, runid: "
+        else:
+            pattern = rb"run=" + res.run_id.encode() + rb" seq=(\d{10})"
+        tally = Tally(pattern, 0, sc.count)
+
+        rcvbuf0 = udp_rcvbuf_errors()
+        system0, (self0, children0) = system_cpu_seconds(), own_cpu_seconds()
+        cpu0 = process_cpu_seconds(relay.pid)
+        t0 = time.time()
+        window0 = time.monotonic()
+        out_path = workdir / "sender.out"
+        with open(out_path, "wb") as out:
+            sender = self.spawn(self.sender_command(sc, port, res.run_id), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+            limit = max(120.0, sc.count / 20_000)
+            try:
+                sender.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"sender still running after {limit:.0f} s") from None
+        text = out_path.read_text(errors="replace")
+        self.parse_sender(sc, res, text, sender.returncode)
+
+        delivered_at_stop, cpu1 = self.wait_delivered(relay, sink, tally, res.sent)
+        res.cpu_seconds = cpu1 - cpu0
+        res.window_seconds = time.monotonic() - window0
+        # Whatever else ran meanwhile (other processes, the hypervisor's steal) took CPU the
+        # relay and the sender could have had: reported so a noisy run can be told apart.
+        self1, children1 = own_cpu_seconds()
+        res.other_cpu_seconds = max(0.0, system_cpu_seconds() - system0 - res.cpu_seconds
+                                    - (self1 - self0) - (children1 - children0))
+        res.rcvbuf_errors = udp_rcvbuf_errors() - rcvbuf0
+        res.peak_rss = peak_rss_bytes(relay.pid)
+        end_time = sink.last_time
+
+        relay.send_signal(signal.SIGTERM)
+        try:
+            res.relay_exit = relay.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            res.relay_exit = relay.wait()
+            res.error = f"relay did not exit within {STOP_TIMEOUT:.0f} s of SIGTERM"
+        stderr = relay_log()
+        for line in reversed(stderr.splitlines()):
+            at = line.find("final counters:")
+            if at >= 0:
+                res.counters = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", line[at:])}
+                break
+        if res.relay_exit != 0 and not res.error:
+            res.error = f"relay exited with {res.relay_exit}: {stderr.strip()[-300:]}"
+
+        for item in sink.scan():  # what the shutdown flush delivered
+            for raw in gzip_members(sink.read(item)):
+                tally.feed_record(raw)
+        res.after_stop = tally.distinct - delivered_at_stop
+        res.delivered = tally.distinct
+        res.duplicated = tally.duplicated
+        res.missing = max(0, res.sent - tally.distinct)
+        res.events = tally.events
+        res.records = tally.records
+        res.objects = len(sink.paths) if isinstance(sink, OutputDirSink) else tally.records
+        res.object_bytes = sink.bytes
+        res.wall_seconds = max(0.0, end_time - t0)
+        if tally.bad_records:
+            res.error = res.error or f"{tally.bad_records} delivered records are not valid JSON"
+        if res.after_stop:
+            log(f"  note: {res.after_stop} messages were delivered only by the shutdown flush")
+
+        if res.records and self.yardstick_bin.exists():
+            res.yardstick = self.run_yardstick(sc, sink, workdir)
+        elif res.records:
+            log(f"  no yardstick at {self.yardstick_bin}: compression share not measured")
+
+    def parse_sender(self, sc, res, text, rc):
+        if sc.sender == "loggen":
+            # loggen ends with "average rate = R msg/sec, count=N, time=T, ...".
+            m = re.search(r"average rate = ([\d.]+) msg/sec, count=(\d+), time=([\d.]+)", text)
+            if rc != 0 or not m:
+                raise RuntimeError(f"loggen failed (exit {rc}): {text.strip()[-300:]}")
+            res.sender_rate, res.sent, res.sender_seconds = float(m[1]), int(m[2]), float(m[3])
+            return
+        for line in reversed(text.splitlines()):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                res.sent = int(doc["sent"])
+                res.sender_seconds = float(doc.get("seconds", 0))
+                res.sender_rate = float(doc.get("rate", 0))
+                res.sender_errors = int(doc.get("errors", 0))
+                res.pacing_slip = float(doc.get("pacing_slip_seconds", 0))
+                if rc != 0:
+                    res.error = f"load generator exited with {rc}"
+                return
+        raise RuntimeError(f"load generator (exit {rc}) printed no JSON line: {text[-300:]}")
+
+    def wait_delivered(self, relay, sink, tally, expected):
+        """Polls the sink until every sent sequence number arrived, or nothing new arrived for
+        --settle seconds. Objects are decoded while the relay is nearly idle, so the harness's
+        Python does not compete with it for the 2 cores. Returns (distinct seqs seen, relay CPU
+        seconds at that moment)."""
+        settle = self.args.settle
+        pending = []
+        last_new = time.monotonic()
+        prev_cpu, prev_t = process_cpu_seconds(relay.pid), time.monotonic()
+        while True:
+            time.sleep(0.2)
+            if relay.poll() is not None:
+                raise RuntimeError(f"relay exited with {relay.returncode} during the load")
+            new = sink.scan()
+            now = time.monotonic()
+            if new:
+                pending.extend(new)
+                last_new = now
+            cpu = process_cpu_seconds(relay.pid)
+            busy = (cpu - prev_cpu) / (now - prev_t)
+            prev_cpu, prev_t = cpu, now
+            quiet = now - last_new > settle
+            if pending and (busy < 0.3 or quiet):
+                for item in pending:
+                    for raw in gzip_members(sink.read(item)):
+                        tally.feed_record(raw)
+                pending = []
+                if tally.distinct >= expected:
+                    return tally.distinct, process_cpu_seconds(relay.pid)
+                continue
+            if not pending and (tally.distinct >= expected or quiet):
+                return tally.distinct, cpu
+
+    def run_yardstick(self, sc, sink, workdir):
+        inputs = sink.yardstick_inputs(workdir)
+        list_path = workdir / "yardstick.list"
+        list_path.write_text("".join(f"{p}\n" for p in inputs))
+        p = subprocess.run([str(self.yardstick_bin), "--level", str(sc.level),
+                            "--list", str(list_path)],
+                           capture_output=True, text=True, timeout=600)
+        for line in reversed(p.stdout.splitlines()):
+            if line.strip().startswith("{"):
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    pass
+        log(f"  yardstick failed (exit {p.returncode}): {(p.stderr or p.stdout).strip()[-300:]}")
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+COLUMNS = [
+    # (header, width, format(result))
+    ("scenario", 19, lambda r: r.scenario.name),
+    ("sent", 9, lambda r: f"{r.sent:,}"),
+    ("delivered", 9, lambda r: f"{r.delivered:,}"),
+    ("missing", 7, lambda r: f"{r.missing:,}"),
+    ("dup", 5, lambda r: f"{r.duplicated:,}"),
+    ("wall s", 6, lambda r: f"{r.wall_seconds:.2f}"),
+    ("msgs/s", 9, lambda r: f"{r.msgs_per_second:,.0f}"),
+    ("CPU s/M", 7, lambda r: f"{r.cpu_per_million:.2f}"),
+    ("RSS MiB", 7, lambda r: f"{r.peak_rss / MIB:.1f}"),
+    ("B/msg", 6, lambda r: f"{r.bytes_per_message:.1f}"),
+    ("fed/json", 8, lambda r: f"{r.fed_over_json:.3f}" if r.counters else "-"),
+    ("comp share", 10, lambda r: f"{r.compression_share:.2f}" if r.yardstick else "-"),
+]
+
+
+def text_table(results):
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                       for i, (h, w, _f) in enumerate(COLUMNS))]
+    for r in results:
+        cells = [f(r) for _h, _w, f in COLUMNS]
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, (_h, w, _f)) in enumerate(zip(cells, COLUMNS))))
+    return "\n".join(lines)
+
+
+def markdown_table(results):
+    lines = ["| " + " | ".join(h for h, _w, _f in COLUMNS) + " |",
+             "| --- " + "| ---: " * (len(COLUMNS) - 1) + "|"]
+    for r in results:
+        lines.append("| " + " | ".join(f(r) for _h, _w, f in COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def targets(results, args):
+    """(scenario, target, measured, PASS/MISS) for DESIGN section 5."""
+    rows = []
+    flush = args.flush_size or DEFAULT_FLUSH_SIZE
+    for r in results:
+        sc = r.scenario
+        if r.error or not r.sent:
+            continue
+        if sc.must_not_lose:
+            rows.append((sc.name, "missing = 0", f"{r.missing:,}",
+                         "PASS" if r.missing == 0 else "MISS"))
+        share = SHARE_TARGETS.get((sc.stream, sc.level))
+        if share is not None and sc.must_not_lose and sc.sender == "loadgen" and r.yardstick:
+            rows.append((sc.name, f"compression share >= {share:.2f}",
+                         f"{r.compression_share:.2f}",
+                         "PASS" if r.compression_share >= share else "MISS"))
+        if sc.level == 1 and sc.sender == "loadgen" and sc.workers == (os.cpu_count() or 1):
+            if sc.stream == "tcp" and not sc.paced:
+                rows.append((sc.name, f"msgs/s >= {TCP_RATE_TARGET:,}",
+                             f"{r.msgs_per_second:,.0f}",
+                             "PASS" if r.msgs_per_second >= TCP_RATE_TARGET else "MISS"))
+            elif sc.transport == "udp" and sc.paced:
+                ok = (r.missing == 0 and sc.rate >= UDP_RATE_TARGET
+                      and r.sender_rate >= UDP_RATE_TARGET * (1 - RATE_TOLERANCE))
+                rows.append((sc.name, f"paced {UDP_RATE_TARGET:,} msgs/s, zero loss",
+                             f"sent at {r.sender_rate:,.0f}/s, missing {r.missing:,}",
+                             "PASS" if ok else "MISS"))
+        if r.counters and args.flush_size is None:
+            rows.append((sc.name, f"fed/json <= {FED_TARGET}", f"{r.fed_over_json:.3f}",
+                         "PASS" if r.fed_over_json <= FED_TARGET else "MISS"))
+        budget = 64 * MIB + 2 * flush * sc.workers + PARTIAL_BUDGET
+        rows.append((sc.name, f"peak RSS <= {budget / MIB:.0f} MiB", f"{r.peak_rss / MIB:.1f} MiB",
+                     "PASS" if r.peak_rss <= budget else "MISS"))
+    return rows
+
+
+def targets_text(rows):
+    if not rows:
+        return ""
+    w = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(f"{a.ljust(w[0])}  {b.ljust(w[1])}  {c.rjust(w[2])}  {d}"
+                     for a, b, c, d in rows)
+
+
+CSV_FIELDS = [
+    ("scenario", lambda r: r.scenario.name),
+    ("sender", lambda r: r.scenario.sender),
+    ("transport", lambda r: r.scenario.transport),
+    ("framing", lambda r: r.scenario.framing if r.scenario.transport in ("tcp", "tls") else ""),
+    ("gelf_encoding", lambda r: r.scenario.gelf_encoding
+     if r.scenario.transport == "gelf-udp" else ""),
+    ("workers", lambda r: r.scenario.workers),
+    ("level", lambda r: r.scenario.level),
+    ("rate_goal", lambda r: r.scenario.rate),
+    ("run_id", lambda r: r.run_id),
+    ("sent", lambda r: r.sent),
+    ("delivered", lambda r: r.delivered),
+    ("missing", lambda r: r.missing),
+    ("duplicated", lambda r: r.duplicated),
+    ("after_stop", lambda r: r.after_stop),
+    ("wall_seconds", lambda r: f"{r.wall_seconds:.3f}"),
+    ("msgs_per_second", lambda r: f"{r.msgs_per_second:.0f}"),
+    ("sender_seconds", lambda r: f"{r.sender_seconds:.3f}"),
+    ("sender_rate", lambda r: f"{r.sender_rate:.0f}"),
+    ("sender_errors", lambda r: r.sender_errors),
+    ("sender_pacing_slip_seconds", lambda r: f"{r.pacing_slip:.3f}"),
+    ("relay_cpu_seconds", lambda r: f"{r.cpu_seconds:.2f}"),
+    ("cpu_seconds_per_million", lambda r: f"{r.cpu_per_million:.3f}"),
+    ("peak_rss_bytes", lambda r: r.peak_rss),
+    ("records", lambda r: r.records),
+    ("objects", lambda r: r.objects),
+    ("object_bytes", lambda r: r.object_bytes),
+    ("compressed_bytes_per_message", lambda r: f"{r.bytes_per_message:.2f}"),
+    ("json_bytes", lambda r: r.counters.get("json_bytes", "")),
+    ("compressed_bytes_fed", lambda r: r.counters.get("compressed_bytes_fed", "")),
+    ("fed_over_json", lambda r: f"{r.fed_over_json:.4f}" if r.counters else ""),
+    ("yardstick_cpu_seconds", lambda r: r.yardstick.get("cpu_seconds", "")),
+    ("compression_share", lambda r: f"{r.compression_share:.4f}" if r.yardstick else ""),
+    ("udp_dropped", lambda r: r.counters.get("udp_dropped", "")),
+    ("kernel_udp_rcvbuf_errors", lambda r: r.rcvbuf_errors if r.scenario.stream == "udp" else ""),
+    ("other_cpu_seconds", lambda r: f"{r.other_cpu_seconds:.2f}"),
+    ("measured_window_seconds", lambda r: f"{r.window_seconds:.2f}"),
+    ("relay_exit", lambda r: "" if r.relay_exit is None else r.relay_exit),
+    ("error", lambda r: r.error),
+]
+
+
+def write_csv(path, results):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([name for name, _f in CSV_FIELDS])
+        for r in results:
+            w.writerow([f(r) for _name, f in CSV_FIELDS])
+
+
+def write_plot(out, results, title):
+    """msgs/s and CPU s per million messages against workers, one line per level, from the TCP
+    octet-counting scenarios of our load generator."""
+    points = {}
+    for r in results:
+        sc = r.scenario
+        if sc.sweep and not r.error and r.delivered:
+            points.setdefault(sc.level, []).append(
+                (sc.workers, r.msgs_per_second, r.cpu_per_million))
+    if not points:
+        for stale in ("sweep.dat", "plot.png"):  # never leave a plot of another run beside
+            (out / stale).unlink(missing_ok=True)
+        return None
+    levels = sorted(points)
+    data = out / "sweep.dat"
+    with open(data, "w") as f:
+        for level in levels:
+            f.write(f"# level {level}: workers msgs_per_second cpu_seconds_per_million\n")
+            for p in sorted(points[level]):
+                f.write(f"{p[0]} {p[1]:.0f} {p[2]:.3f}\n")
+            f.write("\n\n")
+    png = out / "plot.png"
+    cmd = ["gnuplot", "-e",
+           f"datafile='{data}'; outfile='{png}'; levels='{' '.join(map(str, levels))}'; "
+           f"title='{title}'",
+           str(REPO / "bench" / "plot.gp")]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        log(f"gnuplot failed: {p.stderr.strip()}")
+        return None
+    return png
+
+
+def notes_lines(results):
+    """Per-scenario remarks: UDP loss, a sender behind its pace, a disturbed run, errors."""
+    lines = []
+    for r in results:
+        sc = r.scenario
+        if sc.stream == "udp" and not sc.must_not_lose and r.sent:
+            lines.append(f"{sc.name}: unpaced UDP lost {r.missing:,} of {r.sent:,} "
+                         f"({100.0 * r.missing / r.sent:.2f} %; relay udp_dropped "
+                         f"{r.counters.get('udp_dropped', '?')}, kernel RcvbufErrors "
+                         f"{r.rcvbuf_errors:,}): reported, not a failure")
+        if sc.paced and r.sent and r.sender_rate < sc.rate * (1 - RATE_TOLERANCE):
+            lines.append(f"{sc.name}: the sender fell behind its pace ({r.sender_rate:,.0f} of "
+                         f"{sc.rate:,} msgs/s, {r.pacing_slip:.2f} s late)")
+        if r.other_cpu_seconds > 0.1 * r.window_seconds:
+            lines.append(f"{sc.name}: other processes took {r.other_cpu_seconds:.1f} CPU s in "
+                         f"its {r.window_seconds:.1f} s: its throughput is disturbed")
+        if r.error:
+            lines.append(f"{sc.name}: ERROR {r.error}")
+    return lines
+
+
+def update_readme(readme, block):
+    text = readme.read_text()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    a, b = text.find(begin), text.find(end)
+    if a < 0 or b < a:
+        log(f"{readme}: no {begin} ... {end} block; not updated")
+        return
+    readme.write_text(text[:a + len(begin)] + "\n" + block + "\n" + text[b:])
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Whole-process benchmark of the kinesyslog relay (bench/README.md).")
+    ap.add_argument("--smoke", action="store_true",
+                    help="20,000 messages, tcp-octet-l1 and udp-paced-l1 only (seconds)")
+    ap.add_argument("--scenarios", help="comma-separated names, or 'all'; see --list")
+    ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    ap.add_argument("--out", help="results directory (default bench/results; "
+                    "with --smoke build/bench-smoke, so a smoke run never replaces the "
+                    "published results)")
+    ap.add_argument("--target", choices=("output-dir", "firehose"), default="output-dir",
+                    help="deliver to an output directory (default) or the Firehose stand-in")
+    ap.add_argument("--count", type=int, help="messages per scenario (default 3,000,000 TCP, "
+                    "2,000,000 UDP, 1,000,000 loggen; 20,000 with --smoke)")
+    ap.add_argument("--size", type=int, default=200, help="message size in bytes (200)")
+    ap.add_argument("--udp-rate", type=int, default=UDP_RATE_TARGET,
+                    help="total msgs/s of the paced UDP scenarios (200000)")
+    ap.add_argument("--loggen-rate", type=int, default=1_000_000,
+                    help="loggen -r over TCP (per connection; 1000000)")
+    ap.add_argument("--loggen-udp-rate", type=int, default=100_000,
+                    help="loggen -r over UDP (100000)")
+    ap.add_argument("--connections", type=int, default=4,
+                    help="load generator connections (TCP) or sockets (UDP) (4)")
+    ap.add_argument("--threads", type=int, default=1, help="load generator threads (1)")
+    ap.add_argument("--flush-size", type=parse_size,
+                    help="relay --flush-size (default: the relay's, 4M)")
+    ap.add_argument("--flush-interval", default="0.2",
+                    help="relay --flush-interval in seconds (0.2: the tail after the last "
+                    "message counts in the wall time)")
+    ap.add_argument("--settle", type=float, default=10.0,
+                    help="stop waiting when nothing new was delivered for this long (10 s)")
+    ap.add_argument("--rmem-max", type=int, default=8 * MIB,
+                    help="raise net.core.rmem_max to this for UDP scenarios (8388608, "
+                    "what the relay asks for)")
+    ap.add_argument("--build-dir", default=str(REPO / "build" / "release"))
+    ap.add_argument("--relay", help="relay binary (default BUILD/kinesyslog)")
+    ap.add_argument("--loadgen", help="load generator (default BUILD/kinesyslog_loadgen)")
+    ap.add_argument("--yardstick", help="yardstick (default BUILD/kinesyslog_yardstick)")
+    ap.add_argument("--workdir", help="where relay spool and output go (default $TMPDIR)")
+    ap.add_argument("--keep", action="store_true", help="keep each scenario's work directory")
+    ap.add_argument("--update-readme", action="store_true",
+                    help="replace the results block of bench/README.md with this run's")
+    args = ap.parse_args()
+
+    known = scenarios(args)
+    if args.list:
+        for name, sc in known.items():
+            mark = "default" if name in DEFAULT_FULL else "optional"
+            print(f"{name:20} {mark:8} {sc.sender} {sc.transport} level {sc.level} "
+                  f"workers {sc.workers} count {sc.count:,} rate {sc.rate or 'unlimited'}")
+        return 0
+    if args.scenarios == "all":
+        names = list(known)
+    elif args.scenarios:
+        names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    else:
+        names = DEFAULT_SMOKE if args.smoke else DEFAULT_FULL
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    chosen = [known[n] for n in names]
+
+    out = Path(args.out or (REPO / "build" / "bench-smoke" if args.smoke
+                            else REPO / "bench" / "results"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    harness = Harness(args)
+    missing_tools = []
+    if not harness.relay_bin.exists():
+        missing_tools.append(str(harness.relay_bin))
+    if any(s.sender == "loadgen" for s in chosen) and not harness.loadgen_bin.exists():
+        missing_tools.append(str(harness.loadgen_bin))
+    if missing_tools:
+        log("not built: " + ", ".join(missing_tools) +
+            " (scripts/build.sh kinesyslog kinesyslog_loadgen kinesyslog_yardstick)")
+        return 2
+    if any(s.sender == "loggen" for s in chosen) and not shutil.which("loggen"):
+        log("loggen (syslog-ng-core) not installed: skipping the loggen scenarios")
+        chosen = [s for s in chosen if s.sender != "loggen"]
+
+    # SIGTERM ends the run like Ctrl-C: children are killed and rmem_max restored.
+    def on_term(_sig, _frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, on_term)
+
+    machine = machine_description()
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    machine_line = (f"{machine['cpus']} CPUs ({machine['model']}), {machine['memory']} RAM, "
+                    f"Linux {machine['kernel']}, Debian {machine['debian']}")
+    results = []
+    rmem = RmemMax(args.rmem_max if any(s.stream == "udp" for s in chosen) else 0)
+    started = time.monotonic()
+    try:
+        with rmem:
+            for sc in chosen:
+                log(f"{sc.name}: {sc.count:,} messages, {sc.sender} over {sc.transport}, "
+                    f"level {sc.level}, {sc.workers} workers"
+                    + (f", paced at {sc.rate:,}/s" if sc.rate else ""))
+                r = harness.run(sc)
+                results.append(r)
+                log(f"  sent {r.sent:,} delivered {r.delivered:,} missing {r.missing:,} "
+                    f"dup {r.duplicated:,} in {r.wall_seconds:.2f} s "
+                    f"({r.msgs_per_second:,.0f} msgs/s)" + (f"  ERROR {r.error}" if r.error
+                                                             else ""))
+    except KeyboardInterrupt:
+        harness.kill_children()
+        log("interrupted")
+        return 130
+    elapsed = time.monotonic() - started
+
+    table = text_table(results)
+    target_rows = targets(results, args)
+    flush_note = (f"flush size {args.flush_size}" if args.flush_size
+                  else "flush size 4 MiB (default)")
+    header = (f"machine: {machine_line}\n"
+              f"relay: flush interval {args.flush_interval} s, {flush_note}; target "
+              f"{args.target}; load generator: {args.connections} connections/sockets, "
+              f"threads {args.threads}, {args.size}-byte messages\n"
+              f"load average before the run: {' '.join(load_before)}\n")
+    if rmem.note and any(s.stream == "udp" for s in chosen):
+        header += f"udp: {rmem.note}\n"
+    print()
+    print(header)
+    print(table)
+    print()
+    if target_rows:
+        print("DESIGN section 5 targets" + (" (smoke run: too short to be meaningful)"
+                                            if args.smoke else ""))
+        print(targets_text(target_rows))
+        print()
+    for line in notes_lines(results):
+        print(line)
+
+    csv_path = out / "results.csv"
+    write_csv(csv_path, results)
+    png = write_plot(out, results, f"kinesyslog: {args.size}-byte syslog messages over TCP "
+                     f"(octet counting), {machine['cpus']} CPUs, {time.strftime('%Y-%m-%d')}")
+    (out / "results.txt").write_text(header + "\n" + table + "\n\n" + targets_text(target_rows)
+                                     + "\n")
+    print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {elapsed:.0f} s")
+
+    if args.update_readme:
+        notes = notes_lines(results)
+        block = (f"Measured {time.strftime('%Y-%m-%d')} with `/usr/bin/python3 bench/harness.py "
+                 f"{' '.join(sys.argv[1:])}`\n\n"
+                 + "".join(f"- {line}\n" for line in header.strip().splitlines()) + "\n"
+                 + markdown_table(results) + "\n\n"
+                 + "".join(f"- {line}\n" for line in notes) + ("\n" if notes else "")
+                 + "| scenario | DESIGN §5 target | measured | |\n| --- | --- | ---: | --- |\n"
+                 + "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in target_rows)
+                 + ("\n\n![msgs/s and CPU per message against workers](results/plot.png)"
+                    if png else ""))
+        update_readme(REPO / "bench" / "README.md", block)
+
+    if any(r.error for r in results):
+        return 2
+    if any(r.failed for r in results):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

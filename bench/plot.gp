@@ -1,0 +1,31 @@
+# msgs/s and relay CPU seconds per million messages against workers, one line per compression
+# level. Called by bench/harness.py:
+#   gnuplot -e "datafile='sweep.dat'; outfile='plot.png'; levels='1 6'; title='...'" bench/plot.gp
+# sweep.dat holds one block per level (in the order of `levels`), blocks separated by two blank
+# lines; columns: workers, msgs/s, CPU s per million messages.
+
+set terminal pngcairo size 1100,450 font "sans,10" noenhanced
+set output outfile
+set datafile commentschars "#"
+set key bottom right
+set grid
+set xlabel "workers (--workers)"
+set xtics 1
+set autoscale xfix
+set offsets 0.3, 0.3, graph 0.1, 0
+set multiplot layout 1,2 title title
+
+set title "throughput, load start to last delivery"
+set ylabel "thousand msgs/s"
+set yrange [0:*]
+set format y "%.0f"
+plot for [i=1:words(levels)] datafile index (i-1) using 1:($2/1000) with linespoints lw 2 pt 7 \
+     title sprintf("level %s", word(levels, i))
+
+set title "relay CPU (user+sys) per million messages"
+set ylabel "CPU seconds"
+set format y "%.2f"
+plot for [i=1:words(levels)] datafile index (i-1) using 1:3 with linespoints lw 2 pt 7 \
+     title sprintf("level %s", word(levels, i))
+
+unset multiplot
