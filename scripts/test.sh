@@ -34,6 +34,10 @@ for fuzzer in build/fuzz/*_fuzz; do
   rm -rf "$work"
 done
 
+step "benchmark harness smoke run (not a benchmark: keeps the harness working)"
+scripts/build.sh kinesyslog_loadgen kinesyslog_yardstick
+/usr/bin/python3 bench/harness.py --smoke
+
 step "integration tests (pytest, real senders)"
 KINESYSLOG_BIN="$PWD/build/release/kinesyslog" /usr/bin/python3 -m pytest tests/integration -q \
   -p no:cacheprovider

@@ -1,57 +1,20 @@
 #include "aws/credential_chain.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <deque>
-#include <filesystem>
-#include <fstream>
 #include <map>
+
+#include "aws/aws_test_support.h"
+#include "aws/fake_http_client.h"
 
 namespace kinesyslog::aws {
 namespace {
 
+using testing::envOf;
+using testing::FakeHttpClient;
+using testing::TempDir;
+
 constexpr int64_t kSecond = 1'000'000;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "credchain-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream((path_ / name).string()) << text;
-    return (path_ / name).string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-class FakeHttp final : public HttpClient {
- public:
-  void on(const std::string& method, const std::string& url, int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.body = std::move(body);
-    answers_[method + " " + url] = response;
-  }
-  void clear() { answers_.clear(); }
-  HttpResponse send(const HttpRequest& request) override {
-    requests.push_back(request);
-    const auto it = answers_.find(request.method + " " + request.url);
-    if (it != answers_.end()) return it->second;
-    HttpResponse unreachable;
-    unreachable.error = "connection refused";
-    return unreachable;
-  }
-  std::vector<HttpRequest> requests;
-
- private:
-  std::map<std::string, HttpResponse> answers_;
-};
 
 class FakeSts final : public StsClient {
  public:
@@ -112,17 +75,12 @@ class ChainTest : public ::testing::Test {
   }
 
   std::unique_ptr<CredentialsProvider> chain(std::optional<std::string> profile = std::nullopt) {
-    std::map<std::string, std::string> vars = env_;
     ChainOptions options{
         .profile = std::move(profile),
         .http = http_,
         .sts = sts_,
         .clock = clock_,
-        .env = [vars](const std::string& name) -> std::optional<std::string> {
-          const auto it = vars.find(name);
-          if (it == vars.end()) return std::nullopt;
-          return it->second;
-        },
+        .env = envOf(env_),
         .profileConfig = nullptr,
     };
     return makeDefaultChain(options);
@@ -139,7 +97,7 @@ class ChainTest : public ::testing::Test {
 
   TempDir dir_;
   std::map<std::string, std::string> env_;
-  FakeHttp http_;
+  FakeHttpClient http_;
   FakeSts sts_;
   ManualClock clock_{1700000000 * kSecond};
 };

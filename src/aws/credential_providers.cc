@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "aws/iso8601.h"
+
 extern char** environ;
 
 namespace kinesyslog::aws {
@@ -26,47 +28,6 @@ namespace kinesyslog::aws {
 namespace {
 
 constexpr int64_t kMicrosPerSecond = 1'000'000;
-
-// ---- ISO 8601 ------------------------------------------------------------------------------
-
-bool readDigits(std::string_view& text, size_t count, int& out) {
-  if (text.size() < count) return false;
-  int value = 0;
-  for (size_t i = 0; i < count; ++i) {
-    if (text[i] < '0' || text[i] > '9') return false;
-    value = value * 10 + (text[i] - '0');
-  }
-  out = value;
-  text.remove_prefix(count);
-  return true;
-}
-
-bool skip(std::string_view& text, char c) {
-  if (text.empty() || text.front() != c) return false;
-  text.remove_prefix(1);
-  return true;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date: count in 400-year eras starting on
-// March 1st so the leap day falls at the end of each year.
-int64_t daysFromCivil(int64_t year, int month, int day) {
-  year -= month <= 2 ? 1 : 0;
-  const int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const int64_t yearOfEra = year - era * 400;
-  const int64_t shiftedMonth = month > 2 ? month - 3 : month + 9;
-  const int64_t dayOfYear = (153 * shiftedMonth + 2) / 5 + day - 1;
-  const int64_t dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
-  return era * 146097 + dayOfEra - 719468;
-}
-
-bool isLeap(int year) {
-  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-}
-
-int daysInMonth(int year, int month) {
-  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return month == 2 && isLeap(year) ? 29 : kDays[static_cast<size_t>(month - 1)];
-}
 
 // ---- JSON ----------------------------------------------------------------------------------
 
@@ -143,7 +104,7 @@ std::optional<Credentials> credentialsFromJson(const JsonFields& fields, std::st
   credentials.secretAccessKey = *secretKey;
   credentials.sessionToken = token.value_or("");
   if (expiration) {
-    credentials.expiresMicros = parseExpirationMicros(*expiration);
+    credentials.expiresMicros = parseIso8601Micros(*expiration);
     if (!credentials.expiresMicros) {
       error = "malformed Expiration '" + *expiration + "'";
       return std::nullopt;
@@ -378,62 +339,6 @@ bool containerUrlAllowed(const UrlHost& url) {
 
 }  // namespace
 
-// ---- parseExpirationMicros -----------------------------------------------------------------
-
-std::optional<int64_t> parseExpirationMicros(std::string_view text) {
-  std::string_view rest = text;
-  int year = 0;
-  int month = 0;
-  int day = 0;
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  if (!readDigits(rest, 4, year) || !skip(rest, '-') || !readDigits(rest, 2, month) ||
-      !skip(rest, '-') || !readDigits(rest, 2, day)) {
-    return std::nullopt;
-  }
-  if (!(skip(rest, 'T') || skip(rest, 't') || skip(rest, ' '))) return std::nullopt;
-  if (!readDigits(rest, 2, hour) || !skip(rest, ':') || !readDigits(rest, 2, minute) ||
-      !skip(rest, ':') || !readDigits(rest, 2, second)) {
-    return std::nullopt;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 ||
-      minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  int64_t fractionMicros = 0;
-  if (skip(rest, '.') || skip(rest, ',')) {
-    size_t digits = 0;
-    int64_t scale = 100'000;
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
-      fractionMicros += (rest.front() - '0') * scale;  // digits past micros are truncated
-      scale /= 10;
-      rest.remove_prefix(1);
-      ++digits;
-    }
-    if (digits == 0) return std::nullopt;
-  }
-  int64_t offsetSeconds = 0;
-  if (skip(rest, 'Z') || skip(rest, 'z')) {
-  } else if (!rest.empty() && (rest.front() == '+' || rest.front() == '-')) {
-    const int sign = rest.front() == '-' ? -1 : 1;
-    rest.remove_prefix(1);
-    int offsetHours = 0;
-    int offsetMinutes = 0;
-    if (!readDigits(rest, 2, offsetHours)) return std::nullopt;
-    if (!rest.empty()) {
-      skip(rest, ':');
-      if (!readDigits(rest, 2, offsetMinutes)) return std::nullopt;
-    }
-    if (offsetHours > 23 || offsetMinutes > 59) return std::nullopt;
-    offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60);
-  }
-  if (!rest.empty()) return std::nullopt;
-  const int64_t seconds =
-      daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds;
-  return seconds * kMicrosPerSecond + fractionMicros;
-}
-
 // ---- EnvironmentProvider -------------------------------------------------------------------
 
 EnvironmentProvider::EnvironmentProvider(EnvLookup env) : env_(std::move(env)) {}
@@ -451,7 +356,7 @@ std::optional<Credentials> EnvironmentProvider::load() {
   credentials.sessionToken = envValue(env_, "AWS_SECURITY_TOKEN")
                                  .value_or(envValue(env_, "AWS_SESSION_TOKEN").value_or(""));
   if (const std::optional<std::string> expiration = envValue(env_, "AWS_CREDENTIAL_EXPIRATION")) {
-    credentials.expiresMicros = parseExpirationMicros(*expiration);
+    credentials.expiresMicros = parseIso8601Micros(*expiration);
     if (!credentials.expiresMicros) {
       throw CredentialsError("AWS_CREDENTIAL_EXPIRATION is not an ISO 8601 time: '" +
                              excerpt(*expiration) + "'");

@@ -26,11 +26,6 @@ namespace kinesyslog::aws {
 // at a time. Every provider re-reads what can change (token files, the process output, the
 // endpoints) on each load(), so a load() is also a refresh.
 
-// An ISO 8601 / RFC 3339 date-time as AWS sends expirations (`2026-11-26T18:00:00Z`, optional
-// fraction, `Z`, `±hh:mm`, `±hhmm` or `±hh`; no zone means UTC) as microseconds since the Unix
-// epoch; nullopt when malformed or out of range.
-std::optional<int64_t> parseExpirationMicros(std::string_view text);
-
 // What the providers need from the outside. References must outlive the providers.
 struct ProviderContext {
   std::shared_ptr<const ProfileConfig> config;

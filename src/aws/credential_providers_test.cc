@@ -1,81 +1,23 @@
 #include "aws/credential_providers.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <deque>
-#include <filesystem>
-#include <fstream>
 #include <map>
+
+#include "aws/aws_test_support.h"
+#include "aws/fake_http_client.h"
 
 namespace kinesyslog::aws {
 namespace {
 
+using testing::envOf;
+using testing::FakeHttpClient;
+using testing::headerOf;
+using testing::TempDir;
+
 constexpr int64_t kSecond = 1'000'000;
 // 2026-11-26T18:00:00Z
 constexpr int64_t kExpiry = 1795716000 * kSecond;
-
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "credprov-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream((path_ / name).string()) << text;
-    return (path_ / name).string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-// Answers canned responses per "METHOD url" (the last one repeats) and records every request.
-class FakeHttp final : public HttpClient {
- public:
-  void on(const std::string& method, const std::string& url, HttpResponse response) {
-    answers_[method + " " + url].push_back(std::move(response));
-  }
-  void on(const std::string& method, const std::string& url, int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.body = std::move(body);
-    on(method, url, std::move(response));
-  }
-  HttpResponse send(const HttpRequest& request) override {
-    requests.push_back(request);
-    auto it = answers_.find(request.method + " " + request.url);
-    if (it == answers_.end() || it->second.empty()) {
-      HttpResponse unreachable;
-      unreachable.error = "connection refused";
-      return unreachable;
-    }
-    HttpResponse response = it->second.front();
-    if (it->second.size() > 1) it->second.pop_front();
-    return response;
-  }
-  std::string header(size_t index, const std::string& name) const {
-    for (const auto& [key, value] : requests.at(index).headers) {
-      if (key == name) return value;
-    }
-    return "<none>";
-  }
-
-  std::vector<HttpRequest> requests;
-
- private:
-  std::map<std::string, std::deque<HttpResponse>> answers_;
-};
 
 struct AssumeRoleCall {
   std::string sourceKey;
@@ -139,37 +81,11 @@ class ProvidersTest : public ::testing::Test {
                            [this](std::chrono::milliseconds pause) { sleeps.push_back(pause); }};
   }
 
-  FakeHttp http;
+  FakeHttpClient http;
   FakeSts sts;
   ManualClock clock{1700000000 * kSecond};
   std::vector<std::chrono::milliseconds> sleeps;
 };
-
-// ---- parseExpirationMicros ----
-
-TEST(ParseExpirationTest, Formats) {
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T18:00:00Z"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T18:00:00.5Z"), kExpiry + kSecond / 2);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T18:00:00.123456789Z"), kExpiry + 123456);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T20:00:00+02:00"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T13:30:00-0430"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T19:00:00+01"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26T18:00:00"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("2026-11-26 18:00:00z"), kExpiry);
-  EXPECT_EQ(parseExpirationMicros("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(parseExpirationMicros("1969-12-31T23:59:59Z"), -kSecond);
-  EXPECT_EQ(parseExpirationMicros("2024-02-29T00:00:00Z"), 1709164800 * kSecond);
-}
-
-TEST(ParseExpirationTest, Malformed) {
-  for (const char* text :
-       {"", "2026-11-26", "2026-11-26T18:00Z", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z",
-        "2026-11-26T24:00:00Z", "2026-11-26T18:00:00.Z", "2026-11-26T18:00:00+2",
-        "2026-11-26T18:00:00Zjunk", "26-11-26T18:00:00Z", "2026-11-26T18:00:00+25:00",
-        "2026-1a-26T18:00:00Z"}) {
-    EXPECT_EQ(parseExpirationMicros(text), std::nullopt) << text;
-  }
-}
 
 // ---- environment ----
 
@@ -580,8 +496,8 @@ TEST_F(ProvidersTest, ContainerRelativeUri) {
   ASSERT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(http.requests[0].method, "GET");
   EXPECT_EQ(http.requests[0].timeout, std::chrono::milliseconds(2000));
-  EXPECT_EQ(http.header(0, "Accept"), "application/json");
-  EXPECT_EQ(http.header(0, "Authorization"), "<none>");
+  EXPECT_EQ(headerOf(http.requests.at(0), "Accept"), "application/json");
+  EXPECT_EQ(headerOf(http.requests.at(0), "Authorization"), std::nullopt);
 }
 
 TEST_F(ProvidersTest, ContainerFullUriWithAuthorizationToken) {
@@ -593,7 +509,7 @@ TEST_F(ProvidersTest, ContainerFullUriWithAuthorizationToken) {
                    {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer abc"}}))
           .load();
   ASSERT_TRUE(credentials);
-  EXPECT_EQ(http.header(0, "Authorization"), "Bearer abc");
+  EXPECT_EQ(headerOf(http.requests.at(0), "Authorization"), "Bearer abc");
 }
 
 TEST_F(ProvidersTest, ContainerAuthorizationTokenFileWins) {
@@ -606,7 +522,7 @@ TEST_F(ProvidersTest, ContainerAuthorizationTokenFileWins) {
                                              {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile},
                                              {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "from-env"}}))
                   .load());
-  EXPECT_EQ(http.header(0, "Authorization"), "from-file");
+  EXPECT_EQ(headerOf(http.requests.at(0), "Authorization"), "from-file");
 }
 
 TEST_F(ProvidersTest, ContainerFullUriHostsAllowed) {
@@ -661,7 +577,7 @@ const std::string kImdsBody =
     R"("AccessKeyId":"EC2KEY","SecretAccessKey":"S","Token":"T",)"
     R"("Expiration":"2026-11-26T18:00:00Z"})";
 
-void answerImds(FakeHttp& http, const std::string& base) {
+void answerImds(FakeHttpClient& http, const std::string& base) {
   http.on("PUT", base + "latest/api/token", 200, "imds-token");
   http.on("GET", base + "latest/meta-data/iam/security-credentials/", 200, "relay-role\n");
   http.on("GET", base + "latest/meta-data/iam/security-credentials/relay-role", 200, kImdsBody);
@@ -678,12 +594,12 @@ TEST_F(ProvidersTest, InstanceMetadataV2) {
   ASSERT_EQ(http.requests.size(), 3u);
   EXPECT_EQ(http.requests[0].method, "PUT");
   EXPECT_EQ(http.requests[0].url, kImds + "latest/api/token");
-  EXPECT_EQ(http.header(0, "X-aws-ec2-metadata-token-ttl-seconds"), "21600");
+  EXPECT_EQ(headerOf(http.requests.at(0), "X-aws-ec2-metadata-token-ttl-seconds"), "21600");
   EXPECT_EQ(http.requests[0].timeout, std::chrono::milliseconds(1000));
   EXPECT_EQ(http.requests[1].url, kImds + "latest/meta-data/iam/security-credentials/");
-  EXPECT_EQ(http.header(1, "X-aws-ec2-metadata-token"), "imds-token");
+  EXPECT_EQ(headerOf(http.requests.at(1), "X-aws-ec2-metadata-token"), "imds-token");
   EXPECT_EQ(http.requests[2].url, kImds + "latest/meta-data/iam/security-credentials/relay-role");
-  EXPECT_EQ(http.header(2, "X-aws-ec2-metadata-token"), "imds-token");
+  EXPECT_EQ(headerOf(http.requests.at(2), "X-aws-ec2-metadata-token"), "imds-token");
 }
 
 TEST_F(ProvidersTest, InstanceMetadataDisabled) {
@@ -733,7 +649,7 @@ TEST_F(ProvidersTest, InstanceMetadataFallsBackToV1WhenTokenRefused) {
   http.on("GET", kImds + "latest/meta-data/iam/security-credentials/", 200, "role");
   http.on("GET", kImds + "latest/meta-data/iam/security-credentials/role", 200, kImdsBody);
   ASSERT_TRUE(InstanceMetadataProvider(http, imdsSettings(envOf({}), {})).load());
-  EXPECT_EQ(http.header(1, "X-aws-ec2-metadata-token"), "<none>");
+  EXPECT_EQ(headerOf(http.requests.at(1), "X-aws-ec2-metadata-token"), std::nullopt);
   // ... unless IMDSv1 is disabled.
   http.requests.clear();
   EXPECT_EQ(InstanceMetadataProvider(

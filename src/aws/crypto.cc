@@ -77,12 +77,12 @@ std::string toHex(std::string_view bytes) {
   return out;
 }
 
-std::string base64Encode(std::string_view bytes) {
-  std::string out;
-  out.resize((bytes.size() + 2) / 3 * 4);
-  char* p = out.data();
-  const auto* in = reinterpret_cast<const uint8_t*>(bytes.data());
-  size_t remaining = bytes.size();
+void appendBase64(std::string& out, std::string_view data) {
+  const size_t start = out.size();
+  out.resize(start + base64EncodedSize(data.size()));
+  char* p = out.data() + start;
+  const auto* in = reinterpret_cast<const uint8_t*>(data.data());
+  size_t remaining = data.size();
   for (; remaining >= 3; remaining -= 3, in += 3) {
     const uint32_t group = (uint32_t{in[0]} << 16) | (uint32_t{in[1]} << 8) | in[2];
     *p++ = kBase64Alphabet[(group >> 18) & 0x3f];
@@ -91,19 +91,19 @@ std::string base64Encode(std::string_view bytes) {
     *p++ = kBase64Alphabet[group & 0x3f];
   }
   // RFC 4648 §4: a final group of one or two bytes is padded with '=' to four characters.
-  if (remaining == 1) {
-    const uint32_t group = uint32_t{in[0]} << 16;
+  if (remaining > 0) {
+    uint32_t group = uint32_t{in[0]} << 16;
+    if (remaining == 2) group |= uint32_t{in[1]} << 8;
     *p++ = kBase64Alphabet[(group >> 18) & 0x3f];
     *p++ = kBase64Alphabet[(group >> 12) & 0x3f];
-    *p++ = '=';
-    *p++ = '=';
-  } else if (remaining == 2) {
-    const uint32_t group = (uint32_t{in[0]} << 16) | (uint32_t{in[1]} << 8);
-    *p++ = kBase64Alphabet[(group >> 18) & 0x3f];
-    *p++ = kBase64Alphabet[(group >> 12) & 0x3f];
-    *p++ = kBase64Alphabet[(group >> 6) & 0x3f];
+    *p++ = remaining == 2 ? kBase64Alphabet[(group >> 6) & 0x3f] : '=';
     *p++ = '=';
   }
+}
+
+std::string base64Encode(std::string_view bytes) {
+  std::string out;
+  appendBase64(out, bytes);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,7 +19,15 @@ std::string sha256Hex(std::string_view data);
 std::string hmacSha256(std::string_view key, std::string_view data);
 // Lowercase hex, two digits a byte.
 std::string toHex(std::string_view bytes);
-// RFC 4648 §4 base64, standard alphabet, with '=' padding, no line breaks.
+// The length of the RFC 4648 §4 base64 text of `n` bytes, padding included.
+constexpr size_t base64EncodedSize(size_t n) {
+  return (n + 2) / 3 * 4;
+}
+// RFC 4648 §4 base64 of `data` (standard alphabet, '=' padding, no line breaks) appended to
+// `out`: encoding straight into a larger buffer, such as a request body reserved with
+// base64EncodedSize(), saves a temporary string. `data` must not point into `out`.
+void appendBase64(std::string& out, std::string_view data);
+// The same as a new string.
 std::string base64Encode(std::string_view bytes);
 // Strict RFC 4648 §4 base64: the standard alphabet, padded to a multiple of 4, '=' only at the
 // end, no whitespace. nullopt for anything else (§3.3: reject non-alphabet characters). Non-zero

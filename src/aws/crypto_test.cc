@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace kinesyslog::aws {
 namespace {
@@ -78,23 +80,53 @@ TEST(Hex, LowercaseTwoDigitsPerByte) {
   EXPECT_EQ(toHex("AZ"), "415a");
 }
 
-// RFC 4648 §10 test vectors.
+// RFC 4648 §10 test vectors: plain text, base64.
+constexpr std::pair<const char*, const char*> kRfc4648Vectors[] = {
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
+};
+
 TEST(Base64, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""},
-      {"f", "Zg=="},
-      {"fo", "Zm8="},
-      {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="},
-      {"fooba", "Zm9vYmE="},
-      {"foobar", "Zm9vYmFy"},
-  };
-  for (const auto& [plain, encoded] : vectors) {
+  for (const auto& [plain, encoded] : kRfc4648Vectors) {
     EXPECT_EQ(base64Encode(plain), encoded) << plain;
     const std::optional<std::string> decoded = base64Decode(encoded);
     ASSERT_TRUE(decoded.has_value()) << encoded;
     EXPECT_EQ(*decoded, plain);
   }
+}
+
+// The same vectors appended after existing text, which must stay as it was.
+TEST(Base64, AppendsRfc4648VectorsToExistingText) {
+  std::string all = "{\"Data\":\"";
+  std::string expected = all;
+  for (const auto& [plain, encoded] : kRfc4648Vectors) {
+    std::string out = "prefix:";
+    appendBase64(out, plain);
+    EXPECT_EQ(out, std::string("prefix:") + encoded) << plain;
+    EXPECT_EQ(base64EncodedSize(std::string_view(plain).size()), std::string_view(encoded).size());
+    appendBase64(all, plain);
+    expected += encoded;
+  }
+  EXPECT_EQ(all, expected);
+}
+
+TEST(Base64, EncodedSize) {
+  EXPECT_EQ(base64EncodedSize(0), 0u);
+  EXPECT_EQ(base64EncodedSize(1), 4u);
+  EXPECT_EQ(base64EncodedSize(3), 4u);
+  EXPECT_EQ(base64EncodedSize(4), 8u);
+  EXPECT_EQ(base64EncodedSize(1024000), 1365336u);
+  std::string out;
+  out.reserve(base64EncodedSize(1024000));
+  const char* before = out.data();
+  appendBase64(out, std::string(1024000, 'x'));
+  EXPECT_EQ(out.size(), 1365336u);
+  EXPECT_EQ(out.data(), before);  // no reallocation past the reserved size
 }
 
 TEST(Base64, UsesBothHighSymbolsAndRoundTripsEveryByte) {

@@ -4,18 +4,13 @@
 
 #include <map>
 
+#include "aws/aws_test_support.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::aws {
 namespace {
 
-EndpointEnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testing::envOf;
 
 int exitCodeOf(const std::function<void()>& f) {
   try {

@@ -8,6 +8,7 @@
 #include <exception>
 #include <utility>
 
+#include "aws/crypto.h"
 #include "aws/endpoints.h"
 #include "aws/sigv4.h"
 #include "util/startup_error.h"
@@ -168,7 +169,6 @@ FirehoseError badResponse(int status, std::string message) {
 // JSON string content for a stream name (RFC 8259 §7). Names are [a-zA-Z0-9_.-] in practice;
 // anything else is escaped so the request stays well-formed and Firehose names the problem.
 void appendJsonString(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (char c : text) {
     auto byte = static_cast<unsigned char>(c);
     if (c == '"' || c == '\\') {
@@ -176,8 +176,7 @@ void appendJsonString(std::string& out, std::string_view text) {
       out.push_back(c);
     } else if (byte < 0x20) {
       out.append("\\u00");
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0f]);
+      out.append(toHex(std::string_view(&c, 1)));
     } else {
       out.push_back(c);
     }
@@ -191,38 +190,6 @@ size_t jsonStringSize(std::string_view text) {
     size += (c == '"' || c == '\\') ? 2 : byte < 0x20 ? 6 : 1;
   }
   return size;
-}
-
-constexpr size_t base64Size(size_t n) {
-  return (n + 2) / 3 * 4;
-}
-
-// RFC 4648 §4 base64 with padding, appended in place: encoding straight into the request body
-// saves a temporary string per record on the delivery path.
-void appendBase64(std::string& out, std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t start = out.size();
-  out.resize(start + base64Size(data.size()));
-  char* dst = out.data() + start;
-  const auto* src = reinterpret_cast<const unsigned char*>(data.data());
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t v = (uint32_t{src[i]} << 16) | (uint32_t{src[i + 1]} << 8) | src[i + 2];
-    *dst++ = kAlphabet[v >> 18];
-    *dst++ = kAlphabet[(v >> 12) & 0x3f];
-    *dst++ = kAlphabet[(v >> 6) & 0x3f];
-    *dst++ = kAlphabet[v & 0x3f];
-  }
-  size_t rest = data.size() - i;
-  if (rest > 0) {
-    uint32_t v = uint32_t{src[i]} << 16;
-    if (rest == 2) v |= uint32_t{src[i + 1]} << 8;
-    *dst++ = kAlphabet[v >> 18];
-    *dst++ = kAlphabet[(v >> 12) & 0x3f];
-    *dst++ = rest == 2 ? kAlphabet[(v >> 6) & 0x3f] : '=';
-    *dst++ = '=';
-  }
 }
 
 // A string field that may be absent or null; anything else of the wrong type reads as empty.
@@ -366,7 +333,7 @@ std::string FirehoseClient::putRecordBatchBody(std::string_view streamName,
   static constexpr std::string_view kTail = "]}";
   size_t size = kHead.size() + jsonStringSize(streamName) + kRecords.size() + kTail.size();
   for (const std::string& record : records) {
-    size += kRecordHead.size() + base64Size(record.size()) + kRecordTail.size();
+    size += kRecordHead.size() + base64EncodedSize(record.size()) + kRecordTail.size();
   }
   if (!records.empty()) size += records.size() - 1;  // commas
   std::string body;

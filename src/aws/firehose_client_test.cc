@@ -4,42 +4,16 @@
 #include <openssl/evp.h>
 #include <simdjson.h>
 
-#include <deque>
 #include <random>
 
+#include "aws/fake_http_client.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::aws {
 namespace {
 
-// Answers with canned responses in order and keeps every request.
-class FakeHttpClient final : public HttpClient {
- public:
-  HttpResponse send(const HttpRequest& request) override {
-    requests.push_back(request);
-    if (responses.empty()) return HttpResponse{0, {}, {}, "no canned response"};
-    HttpResponse response = std::move(responses.front());
-    responses.pop_front();
-    return response;
-  }
-  void answer(int status, std::string body, HttpHeaders headers = {}) {
-    responses.push_back({status, std::move(headers), std::move(body), {}});
-  }
-
-  std::deque<HttpResponse> responses;
-  std::vector<HttpRequest> requests;
-};
-
-std::string headerOf(const HttpRequest& request, std::string_view name) {
-  for (const auto& [key, value] : request.headers) {
-    if (key.size() == name.size() &&
-        std::equal(key.begin(), key.end(), name.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); })) {
-      return value;
-    }
-  }
-  return {};
-}
+using testing::FakeHttpClient;
+using testing::headerOf;
 
 // OpenSSL's decoder, independent of the encoder under test.
 std::optional<std::string> decodeBase64(std::string_view text) {
@@ -121,7 +95,7 @@ TEST_F(FirehoseClientTest, PutRecordBatchSendsASignedJson11Request) {
   EXPECT_EQ(headerOf(r, "Content-Type"), "application/x-amz-json-1.1");
   EXPECT_EQ(headerOf(r, "X-Amz-Target"), "Firehose_20150804.PutRecordBatch");
   EXPECT_EQ(headerOf(r, "X-Amz-Security-Token"), "session-token");
-  std::string auth = headerOf(r, "Authorization");
+  std::string auth = headerOf(r, "Authorization").value_or("");
   EXPECT_NE(auth.find("Credential=AKIDEXAMPLE/"), std::string::npos) << auth;
   EXPECT_NE(auth.find("/eu-west-1/firehose/aws4_request"), std::string::npos) << auth;
   EXPECT_EQ(r.timeout, FirehoseClient::kPutTimeout);
@@ -281,7 +255,7 @@ TEST_F(FirehoseClientTest, DescribeDeliveryStream) {
   EXPECT_EQ(headerOf(r, "X-Amz-Target"), "Firehose_20150804.DescribeDeliveryStream");
   EXPECT_EQ(headerOf(r, "Content-Type"), "application/x-amz-json-1.1");
   EXPECT_EQ(r.body, R"({"DeliveryStreamName":"s"})");
-  EXPECT_FALSE(headerOf(r, "Authorization").empty());
+  EXPECT_NE(headerOf(r, "Authorization").value_or(""), "");
   EXPECT_EQ(r.timeout, FirehoseClient::kDescribeTimeout);
 
   http.answer(200, R"({"DeliveryStreamDescription":{}})");

@@ -4,38 +4,15 @@
 #include <stdlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <map>
+
+#include "aws/aws_test_support.h"
 
 namespace kinesyslog::aws {
 namespace {
 
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "profcfg-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::filesystem::path file = path_ / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::envOf;
+using testing::TempDir;
 
 TEST(ParseIniTest, SectionsKeysCommentsAndWhitespace) {
   const IniSections sections = parseIni(

@@ -4,38 +4,14 @@
 
 #include <map>
 
+#include "aws/aws_test_support.h"
+#include "aws/fake_http_client.h"
+
 namespace kinesyslog::aws {
 namespace {
 
-EnvLookup envOf(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-    const auto it = vars.find(name);
-    if (it == vars.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-class FakeHttp final : public HttpClient {
- public:
-  void on(const std::string& method, const std::string& url, int status, std::string body) {
-    HttpResponse response;
-    response.status = status;
-    response.body = std::move(body);
-    answers_[method + " " + url] = response;
-  }
-  HttpResponse send(const HttpRequest& request) override {
-    requests.push_back(request);
-    const auto it = answers_.find(request.method + " " + request.url);
-    if (it != answers_.end()) return it->second;
-    HttpResponse unreachable;
-    unreachable.error = "connection refused";
-    return unreachable;
-  }
-  std::vector<HttpRequest> requests;
-
- private:
-  std::map<std::string, HttpResponse> answers_;
-};
+using testing::envOf;
+using testing::FakeHttpClient;
 
 class ResolveRegionTest : public ::testing::Test {
  protected:
@@ -87,7 +63,7 @@ TEST_F(ResolveRegionTest, NoImdsFunction) {
 }
 
 TEST(ImdsRegionTest, TokenThenPlacementRegion) {
-  FakeHttp http;
+  FakeHttpClient http;
   http.on("PUT", "http://169.254.169.254/latest/api/token", 200, "tok");
   http.on("GET", "http://169.254.169.254/latest/meta-data/placement/region", 200, "eu-west-3");
   EXPECT_EQ(imdsRegion(http, imdsSettings(envOf({}), {})), "eu-west-3");
@@ -102,18 +78,19 @@ TEST(ImdsRegionTest, TokenThenPlacementRegion) {
 }
 
 TEST(ImdsRegionTest, DisabledEndpointAndFailures) {
-  FakeHttp http;
+  FakeHttpClient http;
   EXPECT_EQ(imdsRegion(http, imdsSettings(envOf({{"AWS_EC2_METADATA_DISABLED", "true"}}), {})),
             std::nullopt);
   EXPECT_TRUE(http.requests.empty());
   EXPECT_EQ(imdsRegion(http, imdsSettings(envOf({}), {})), std::nullopt);  // unreachable
 
+  // Two region answers, one per imdsRegion() call below: the second is not a region name.
   http.on("PUT", "http://127.0.0.1:5555/latest/api/token", 200, "tok");
   http.on("GET", "http://127.0.0.1:5555/latest/meta-data/placement/region", 200, "us-east-2\n");
-  const EnvLookup local = envOf({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:5555/"}});
-  EXPECT_EQ(imdsRegion(http, imdsSettings(local, {})), "us-east-2");
   http.on("GET", "http://127.0.0.1:5555/latest/meta-data/placement/region", 200,
           "<html>proxy error</html>");
+  const EnvLookup local = envOf({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:5555/"}});
+  EXPECT_EQ(imdsRegion(http, imdsSettings(local, {})), "us-east-2");
   EXPECT_EQ(imdsRegion(http, imdsSettings(local, {})), std::nullopt);
 }
 

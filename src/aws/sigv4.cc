@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "aws/crypto.h"
+#include "aws/uri_encode.h"
 
 // AWS Signature Version 4, header form, as specified in "Create a signed AWS API request"
 // (docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) and checked against the
@@ -16,7 +17,6 @@ namespace kinesyslog::aws {
 namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-constexpr char kUpperHex[] = "0123456789ABCDEF";
 
 // Headers botocore never signs (auth.SIGNED_HEADERS_BLACKLIST) because proxies and the transport
 // may rewrite them, plus Authorization itself.
@@ -37,26 +37,6 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return asciiLower(x) == asciiLower(y);
          });
-}
-
-// RFC 3986 §2.3 unreserved characters, the only ones SigV4's UriEncode leaves alone.
-bool isUnreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-// SigV4 UriEncode: every byte but the unreserved ones as %XX with uppercase hex.
-void uriEncode(std::string_view in, std::string& out) {
-  for (char c : in) {
-    if (isUnreserved(c)) {
-      out.push_back(c);
-    } else {
-      const auto byte = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(kUpperHex[byte >> 4]);
-      out.push_back(kUpperHex[byte & 0x0f]);
-    }
-  }
 }
 
 int hexValue(char c) {
@@ -172,7 +152,7 @@ std::string canonicalUri(std::string_view path, bool normalize) {
     size_t start = 0;
     while (true) {
       const size_t slash = path.find('/', start);
-      uriEncode(path.substr(start, slash - start), out);
+      appendUriEncoded(out, path.substr(start, slash - start));
       if (slash == std::string_view::npos) break;
       out.push_back('/');
       start = slash + 1;
@@ -183,7 +163,7 @@ std::string canonicalUri(std::string_view path, bool normalize) {
   const std::vector<std::string_view> segments = normalizedSegments(path, trailingSlash);
   for (std::string_view segment : segments) {
     out.push_back('/');
-    uriEncode(segment, out);
+    appendUriEncoded(out, segment);
   }
   if (segments.empty() || trailingSlash) out.push_back('/');
   return out;
@@ -202,9 +182,9 @@ std::string canonicalQuery(std::string_view query) {
     if (param.empty()) continue;
     const size_t equals = param.find('=');
     std::pair<std::string, std::string> encoded;
-    uriEncode(percentDecode(param.substr(0, equals)), encoded.first);
+    appendUriEncoded(encoded.first, percentDecode(param.substr(0, equals)));
     if (equals != std::string_view::npos) {
-      uriEncode(percentDecode(param.substr(equals + 1)), encoded.second);
+      appendUriEncoded(encoded.second, percentDecode(param.substr(equals + 1)));
     }
     params.push_back(std::move(encoded));
   }

@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "aws/endpoints.h"
+#include "aws/iso8601.h"
 #include "aws/sigv4.h"
+#include "aws/uri_encode.h"
 
 namespace kinesyslog::aws {
 namespace {
@@ -156,37 +158,6 @@ std::string decodeEntities(std::string_view text) {
   return out;
 }
 
-bool isDigit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-std::optional<int> digits(std::string_view text, size_t pos, size_t count) {
-  if (pos + count > text.size()) return std::nullopt;
-  int value = 0;
-  for (size_t i = pos; i < pos + count; ++i) {
-    if (!isDigit(text[i])) return std::nullopt;
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse, counting
-// in 400-year eras of 146097 days).
-int64_t daysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int daysInMonth(int year, int month) {
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  return month == 2 && leap ? 29 : kDays[month - 1];
-}
-
 }  // namespace
 
 std::optional<std::string> xmlText(std::string_view xml,
@@ -198,79 +169,6 @@ std::optional<std::string> xmlText(std::string_view xml,
     scope = *content;
   }
   return decodeEntities(trim(scope));
-}
-
-std::optional<int64_t> parseIso8601Micros(std::string_view text) {
-  text = trim(text);
-  // YYYY-MM-DDThh:mm:ss
-  auto year = digits(text, 0, 4);
-  auto month = digits(text, 5, 2);
-  auto day = digits(text, 8, 2);
-  auto hour = digits(text, 11, 2);
-  auto minute = digits(text, 14, 2);
-  auto second = digits(text, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second) return std::nullopt;
-  if (text[4] != '-' || text[7] != '-' || text[13] != ':' || text[16] != ':') return std::nullopt;
-  if (text[10] != 'T' && text[10] != 't' && text[10] != ' ') return std::nullopt;
-  if (*month < 1 || *month > 12 || *day < 1 || *day > daysInMonth(*year, *month) || *hour > 23 ||
-      *minute > 59 || *second > 60) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  int64_t micros = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    size_t start = pos;
-    int64_t scale = 100000;
-    while (pos < text.size() && isDigit(text[pos])) {
-      micros += (text[pos] - '0') * scale;  // digits past microseconds are dropped
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == start) return std::nullopt;
-  }
-  int64_t offsetSeconds = 0;
-  if (pos < text.size()) {
-    char sign = text[pos];
-    if ((sign == 'Z' || sign == 'z') && pos + 1 == text.size()) {
-      pos = text.size();
-    } else if (sign == '+' || sign == '-') {
-      auto offHours = digits(text, pos + 1, 2);
-      size_t minutePos = pos + 3;
-      if (minutePos < text.size() && text[minutePos] == ':') ++minutePos;
-      auto offMinutes = digits(text, minutePos, 2);
-      if (!offHours || !offMinutes || minutePos + 2 != text.size() || *offHours > 23 ||
-          *offMinutes > 59) {
-        return std::nullopt;
-      }
-      offsetSeconds = (*offHours * 3600 + *offMinutes * 60) * (sign == '-' ? -1 : 1);
-    } else {
-      return std::nullopt;
-    }
-  }
-  // No offset at all: UTC, as botocore reads STS's own (always `Z`) timestamps.
-  int64_t seconds = daysFromCivil(*year, *month, *day) * 86400 + *hour * 3600 + *minute * 60 +
-                    std::min(*second, 59) - offsetSeconds;
-  return seconds * 1000000 + micros;
-}
-
-std::string formEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == '~';
-    if (unreserved) {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[byte >> 4]);
-      out.push_back(kHex[byte & 0x0f]);
-    }
-  }
-  return out;
 }
 
 HttpStsClient::HttpStsClient(HttpClient& http, std::string endpoint, std::string region,
@@ -341,9 +239,9 @@ Credentials HttpStsClient::assumeRole(const Credentials& source, const std::stri
                                       const std::string& sessionName,
                                       const std::optional<std::string>& externalId,
                                       int durationSeconds) {
-  std::string form = "&RoleArn=" + formEncode(roleArn);
-  form += "&RoleSessionName=" + formEncode(sessionName);
-  if (externalId) form += "&ExternalId=" + formEncode(*externalId);
+  std::string form = "&RoleArn=" + uriEncode(roleArn);
+  form += "&RoleSessionName=" + uriEncode(sessionName);
+  if (externalId) form += "&ExternalId=" + uriEncode(*externalId);
   // Zero or less: let STS apply its default (one hour), as botocore does when
   // duration_seconds is not configured.
   if (durationSeconds > 0) form += fmt::format("&DurationSeconds={}", durationSeconds);
@@ -355,9 +253,9 @@ Credentials HttpStsClient::assumeRole(const Credentials& source, const std::stri
 Credentials HttpStsClient::assumeRoleWithWebIdentity(const std::string& roleArn,
                                                      const std::string& sessionName,
                                                      const std::string& webIdentityToken) {
-  std::string form = "&RoleArn=" + formEncode(roleArn);
-  form += "&RoleSessionName=" + formEncode(sessionName);
-  form += "&WebIdentityToken=" + formEncode(webIdentityToken);
+  std::string form = "&RoleArn=" + uriEncode(roleArn);
+  form += "&RoleSessionName=" + uriEncode(sessionName);
+  form += "&WebIdentityToken=" + uriEncode(webIdentityToken);
   Credentials credentials = credentialsFrom("AssumeRoleWithWebIdentity",
                                             call("AssumeRoleWithWebIdentity", form, nullptr));
   credentials.source = "assume-role-with-web-identity";

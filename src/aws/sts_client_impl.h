@@ -55,12 +55,4 @@ class HttpStsClient final : public StsClient {
 std::optional<std::string> xmlText(std::string_view xml,
                                    std::initializer_list<std::string_view> path);
 
-// An ISO 8601 / RFC 3339 date-time (`2019-11-09T13:34:41Z`, optional fraction, `Z` or
-// `±hh:mm`) as microseconds since the Unix epoch; nullopt when malformed.
-std::optional<int64_t> parseIso8601Micros(std::string_view text);
-
-// application/x-www-form-urlencoded value encoding as the AWS query protocol expects: every
-// byte but RFC 3986 unreserved characters becomes %XX (uppercase hex).
-std::string formEncode(std::string_view value);
-
 }  // namespace kinesyslog::aws

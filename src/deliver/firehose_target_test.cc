@@ -2,30 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
+#include "aws/fake_http_client.h"
 
 namespace kinesyslog::deliver {
 namespace {
 
-using aws::HttpRequest;
-using aws::HttpResponse;
-
-class FakeHttpClient final : public aws::HttpClient {
- public:
-  HttpResponse send(const HttpRequest& request) override {
-    requests.push_back(request);
-    if (responses.empty()) return HttpResponse{0, {}, {}, "no canned response"};
-    HttpResponse response = std::move(responses.front());
-    responses.pop_front();
-    return response;
-  }
-  void answer(int status, std::string body) {
-    responses.push_back({status, {}, std::move(body), {}});
-  }
-
-  std::deque<HttpResponse> responses;
-  std::vector<HttpRequest> requests;
-};
+using aws::testing::FakeHttpClient;
 
 // A PutRecordBatch answer: each entry is a RecordId or, starting with '!', an ErrorCode.
 std::string answerWith(const std::vector<std::string>& entries) {
