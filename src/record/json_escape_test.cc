@@ -8,57 +8,12 @@
 #include <random>
 #include <string>
 
+#include "record/backslash_replace_oracle.h"
+
 namespace kinesyslog::record {
 namespace {
 
-// Independent reference for what the JSON string must decode to: Python's
-// bytes.decode('utf-8', 'backslashreplace'). Decodes code points arithmetically (rather than
-// by the lead-byte table the escaper uses) and rejects what RFC 3629 rejects.
-std::string backslashReplace(std::string_view in) {
-  std::string out;
-  size_t i = 0;
-  while (i < in.size()) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    size_t length = 0;
-    uint32_t cp = 0;
-    uint32_t minimum = 0;
-    if (c < 0x80) {
-      length = 1;
-      cp = c;
-    } else if ((c & 0xE0) == 0xC0) {
-      length = 2;
-      cp = c & 0x1F;
-      minimum = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3;
-      cp = c & 0x0F;
-      minimum = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4;
-      cp = c & 0x07;
-      minimum = 0x10000;
-    }
-    bool valid = length != 0 && i + length <= in.size();
-    for (size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(in[i + k]);
-      if ((next & 0xC0) != 0x80) valid = false;
-      cp = (cp << 6) | (next & 0x3F);
-    }
-    if (valid && (cp < minimum || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) {
-      valid = false;
-    }
-    if (valid) {
-      out.append(in.substr(i, length));
-      i += length;
-    } else {
-      char text[5];
-      std::snprintf(text, sizeof(text), "\\x%02x", c);
-      out.append(text, 4);
-      ++i;
-    }
-  }
-  return out;
-}
+using oracle::backslashReplace;
 
 std::string escaped(std::string_view in) {
   std::string out;
