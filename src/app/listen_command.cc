@@ -17,6 +17,7 @@
 #include "net/listen_socket.h"
 #include "net/worker.h"
 #include "proto/syslog/local_zone.h"
+#include "record/batch_buffer_pool.h"
 #include "record/encoder_pool.h"
 #include "spool/spool_directory.h"
 #include "util/clock.h"
@@ -138,7 +139,10 @@ int runListen(const ListenOptions& o) {
 
   deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
   uploader.start();
-  record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool);
+  // Spare batch buffers: about one flush per worker, the buffer each worker fills next while
+  // its last one is encoded (DESIGN §5 budgets two flushes per worker).
+  record::BatchBufferPool batchBuffers(o.flushSize * o.workers + o.flushSize / 4);
+  record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool, &batchBuffers);
   // DESIGN §5 budgets memory at 2 flushes per worker: the batch being filled and one being
   // encoded. Encoders further behind than one flush per worker count as a full spool for
   // intake, so a burst waits in the kernel instead of in our heap.
@@ -153,6 +157,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.flushSizeBytes = o.flushSize;
   workerOptions.flushIntervalMicros = static_cast<int64_t>(o.flushIntervalSeconds * 1e6);
   workerOptions.groupPrefix = o.groupPrefix;
+  workerOptions.batchBuffers = &batchBuffers;
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {

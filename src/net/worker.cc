@@ -18,7 +18,7 @@ Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& 
     : index_(index),
       options_(options),
       io_(1),
-      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink),
+      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers),
       backpressure_(backpressure),
       readBuffer_(kReadBufferBytes),
       flushTimer_(io_),

@@ -16,6 +16,9 @@
 namespace kinesyslog::syslog {
 class LocalZone;
 }
+namespace kinesyslog::record {
+class BatchBufferPool;
+}
 
 namespace kinesyslog::net {
 
@@ -30,6 +33,7 @@ struct WorkerOptions {
   int64_t flushIntervalMicros = 60'000'000;
   std::string groupPrefix;  // empty: the seed's fixed group names
   std::chrono::milliseconds drainIdle{500};
+  record::BatchBufferPool* batchBuffers = nullptr;  // shared with the encoders; may be null
 };
 
 // One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
