@@ -9,6 +9,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "message truncated",
     "frame incomplete",
     "UDP datagram dropped (spool full)",
+    "UDP datagram dropped by the kernel",
     "TCP reading paused (spool full)",
     "connection error",
     "accept error",

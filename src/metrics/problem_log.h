@@ -12,6 +12,7 @@ enum class Problem : size_t {
   kMessageTruncated,
   kFrameIncomplete,
   kUdpDroppedSpoolFull,
+  kUdpKernelDropped,
   kTcpPausedSpoolFull,
   kConnectionError,
   kAcceptError,

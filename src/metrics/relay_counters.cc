@@ -13,6 +13,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "messages_rewritten",
     "udp_datagrams",
     "udp_dropped",
+    "udp_kernel_dropped",
+    "udp_read_pauses",
     "tcp_connections_accepted",
     "tcp_connections_active",
     "tcp_connection_errors",

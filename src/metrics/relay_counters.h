@@ -21,6 +21,8 @@ enum class Counter : size_t {
   kMessagesRewritten,
   kUdpDatagrams,
   kUdpDropped,
+  kUdpKernelDropped,
+  kUdpReadPauses,
   kTcpConnectionsAccepted,
   kTcpConnectionsActive,
   kTcpConnectionErrors,
