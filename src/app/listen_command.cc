@@ -72,11 +72,25 @@ void refuseUnimplemented(const ListenOptions& o) {
   };
   if (o.gelf) refuse("--gelf");
   if (!enabledPorts(o.tlsPorts).empty()) refuse("TLS (--tls-port, --cert, --key)");
-  if (!enabledPorts(o.proxyProtocolPorts).empty()) refuse("--proxy-protocol");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
   if (o.outputDir.empty() && o.stream.empty()) {
     throw StartupError(kExitConfig,
                        "no destination: give --stream NAME (Firehose) or --output-dir DIR");
+  }
+}
+
+// --proxy-protocol marks listeners; a port that is not one would silently do nothing, and a
+// PROXY sender pointed at it would have its header taken for a message.
+void checkProxyProtocolPorts(const ListenOptions& o) {
+  const auto tcp = enabledPorts(o.tcpPorts);
+  const auto tls = enabledPorts(o.tlsPorts);
+  for (uint16_t port : enabledPorts(o.proxyProtocolPorts)) {
+    if (std::find(tcp.begin(), tcp.end(), port) == tcp.end() &&
+        std::find(tls.begin(), tls.end(), port) == tls.end()) {
+      throw StartupError(kExitConfig, fmt::format("--proxy-protocol {}: not an enabled "
+                                                  "--tcp-port or --tls-port",
+                                                  port));
+    }
   }
 }
 
@@ -100,6 +114,7 @@ int runListen(const ListenOptions& o) {
   if (udpPorts.empty() && tcpPorts.empty()) {
     throw StartupError(kExitConfig, "no listener enabled: give --udp-port or --tcp-port");
   }
+  checkProxyProtocolPorts(o);
   const auto zone = syslog::LocalZone::find(o.rfc3164Timezone);
   if (!zone) throw StartupError(kExitUsage, "unknown time zone " + o.rfc3164Timezone);
 
@@ -158,6 +173,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.flushIntervalMicros = static_cast<int64_t>(o.flushIntervalSeconds * 1e6);
   workerOptions.groupPrefix = o.groupPrefix;
   workerOptions.batchBuffers = &batchBuffers;
+  workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
@@ -176,7 +192,10 @@ int runListen(const ListenOptions& o) {
 
   std::string listening;
   for (uint16_t port : udpPorts) listening += fmt::format("udp {}:{}, ", o.address, port);
-  for (uint16_t port : tcpPorts) listening += fmt::format("tcp {}:{}, ", o.address, port);
+  for (uint16_t port : tcpPorts) {
+    listening += fmt::format("tcp {}:{}{}, ", o.address, port,
+                             workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
+  }
   listening.resize(listening.size() - 2);
   spdlog::info("ready: {}; {} workers; spool {}; delivering to {}", listening, o.workers,
                o.spoolDir, target->describe());

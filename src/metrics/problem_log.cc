@@ -13,6 +13,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "TCP reading paused (spool full)",
     "connection error",
     "accept error",
+    "bad PROXY header",
+    "PROXY header timeout",
     "spool write failed",
     "delivery failed",
 };

@@ -16,6 +16,8 @@ enum class Problem : size_t {
   kTcpPausedSpoolFull,
   kConnectionError,
   kAcceptError,
+  kProxyHeaderRejected,
+  kProxyHeaderTimeout,
   kSpoolWriteFailed,
   kDeliveryFailed,
   kCount

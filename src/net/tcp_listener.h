@@ -21,12 +21,17 @@ class TcpListener {
  private:
   void acceptNext();
   void adopt(asio::ip::tcp::socket socket);
+  // Every accepted connection ends up here, with the address its records are filed under: the
+  // peer, or on a --proxy-protocol port the client its PROXY header names. The one place where
+  // a connection becomes a syslog stream (a TLS port adds its handshake here, after the header).
+  void handOff(asio::ip::tcp::socket socket, std::string source);
 
   Worker& worker_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer retryTimer_;
   uint16_t port_;
   std::string group_;
+  bool proxyProtocol_;
 };
 
 }  // namespace kinesyslog::net
