@@ -12,6 +12,9 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "TCP reading paused (spool full)",
     "connection error",
     "accept error",
+    "TLS client rejected",
+    "TLS handshake failed",
+    "TLS handshake timed out",
     "spool write failed",
     "delivery failed",
 };

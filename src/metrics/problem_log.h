@@ -15,6 +15,9 @@ enum class Problem : size_t {
   kTcpPausedSpoolFull,
   kConnectionError,
   kAcceptError,
+  kTlsClientRejected,
+  kTlsHandshakeFailed,
+  kTlsHandshakeTimeout,
   kSpoolWriteFailed,
   kDeliveryFailed,
   kCount

@@ -6,17 +6,20 @@
 #include "metrics/relay_counters.h"
 #include "net/listen_socket.h"
 #include "net/tcp_connection.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
 namespace kinesyslog::net {
 
-TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6)
+TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+                         const TlsContextHolder* tls)
     : worker_(worker),
       acceptor_(worker.io(), ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd),
       retryTimer_(worker.io()),
       port_(port),
-      group_(worker.groupFor(port)) {}
+      group_(worker.groupFor(port)),
+      tls_(tls) {}
 
 void TcpListener::start() {
   acceptNext();
@@ -49,8 +52,8 @@ void TcpListener::adopt(asio::ip::tcp::socket socket) {
     source = addressText(&peer, length);
   }
   metrics::counters().add(metrics::Counter::kTcpConnectionsAccepted);
-  auto connection =
-      std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source), group_);
+  auto connection = std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source),
+                                                    group_, tls_ ? tls_->current() : nullptr);
   worker_.adopt(connection);
   connection->start();
 }

@@ -22,6 +22,7 @@ namespace kinesyslog::net {
 class UdpReceiver;
 class TcpListener;
 class TcpConnection;
+class TlsContextHolder;
 
 struct WorkerOptions {
   size_t maxMessageSize = 65536;
@@ -30,6 +31,7 @@ struct WorkerOptions {
   int64_t flushIntervalMicros = 60'000'000;
   std::string groupPrefix;  // empty: the seed's fixed group names
   std::chrono::milliseconds drainIdle{500};
+  std::chrono::milliseconds tlsHandshakeTimeout{10'000};
 };
 
 // One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
@@ -43,7 +45,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void addUdpSocket(int fd, uint16_t port, bool ipv6);
-  void addTcpListener(int fd, uint16_t port, bool ipv6);
+  // `tls` non-null: a TLS port whose connections use the holder's current context.
+  void addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls = nullptr);
   void start();
   // Thread-safe. Stops accepting, drains connections (until the peer closes or drainIdle passes
   // without data) and UDP sockets, flushes every batch to the sink, and ends the thread. At the
