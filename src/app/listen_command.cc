@@ -71,7 +71,6 @@ void refuseUnimplemented(const ListenOptions& o) {
     throw StartupError(kExitConfig, what + " is not supported by this build yet");
   };
   if (o.gelf) refuse("--gelf");
-  if (!enabledPorts(o.proxyProtocolPorts).empty()) refuse("--proxy-protocol");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
   if (o.outputDir.empty() && o.stream.empty()) {
     throw StartupError(kExitConfig,
@@ -137,6 +136,21 @@ void reloadTls(net::TlsContextHolder* holder, const net::TlsSettings& settings) 
   }
 }
 
+// --proxy-protocol marks listeners; a port that is not one would silently do nothing, and a
+// PROXY sender pointed at it would have its header taken for a message.
+void checkProxyProtocolPorts(const ListenOptions& o) {
+  const auto tcp = enabledPorts(o.tcpPorts);
+  const auto tls = enabledPorts(o.tlsPorts);
+  for (uint16_t port : enabledPorts(o.proxyProtocolPorts)) {
+    if (std::find(tcp.begin(), tcp.end(), port) == tcp.end() &&
+        std::find(tls.begin(), tls.end(), port) == tls.end()) {
+      throw StartupError(kExitConfig, fmt::format("--proxy-protocol {}: not an enabled "
+                                                  "--tcp-port or --tls-port",
+                                                  port));
+    }
+  }
+}
+
 }  // namespace
 
 int runListen(const ListenOptions& o) {
@@ -167,6 +181,7 @@ int runListen(const ListenOptions& o) {
                                           " is given both as --tcp-port and as --tls-port");
     }
   }
+  checkProxyProtocolPorts(o);
   // TLS files are checked before anything else is opened or asked of AWS: a bad certificate
   // or key is a configuration error named in one line.
   const net::TlsSettings tlsSettings = tlsSettingsFrom(o);
@@ -235,6 +250,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.groupPrefix = o.groupPrefix;
   workerOptions.tlsHandshakeTimeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
+  workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
@@ -257,8 +273,14 @@ int runListen(const ListenOptions& o) {
 
   std::string listening;
   for (uint16_t port : udpPorts) listening += fmt::format("udp {}:{}, ", o.address, port);
-  for (uint16_t port : tcpPorts) listening += fmt::format("tcp {}:{}, ", o.address, port);
-  for (uint16_t port : tlsPorts) listening += fmt::format("tls {}:{}, ", o.address, port);
+  for (uint16_t port : tcpPorts) {
+    listening += fmt::format("tcp {}:{}{}, ", o.address, port,
+                             workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
+  }
+  for (uint16_t port : tlsPorts) {
+    listening += fmt::format("tls {}:{}{}, ", o.address, port,
+                             workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
+  }
   listening.resize(listening.size() - 2);
   spdlog::info("ready: {}; {} workers; spool {}; delivering to {}", listening, o.workers,
                o.spoolDir, target->describe());

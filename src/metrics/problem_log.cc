@@ -15,6 +15,8 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "TLS client rejected",
     "TLS handshake failed",
     "TLS handshake timed out",
+    "bad PROXY header",
+    "PROXY header timeout",
     "spool write failed",
     "delivery failed",
 };

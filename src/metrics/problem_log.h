@@ -18,6 +18,8 @@ enum class Problem : size_t {
   kTlsClientRejected,
   kTlsHandshakeFailed,
   kTlsHandshakeTimeout,
+  kProxyHeaderRejected,
+  kProxyHeaderTimeout,
   kSpoolWriteFailed,
   kDeliveryFailed,
   kCount

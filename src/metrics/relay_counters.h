@@ -36,6 +36,10 @@ enum class Counter : size_t {
   kTlsRejectedPeerName,
   kTlsReloads,
   kTlsReloadFailures,
+  kProxyHeadersAccepted,   // --proxy-protocol connections whose header was valid
+  kProxyHeadersRejected,   // missing, malformed or truncated header: connection closed
+  kProxyHeaderTimeouts,    // no complete header within the timeout: connection closed
+  kProxyHeadersAbandoned,  // still waiting for the header at shutdown: connection closed
   kBatchesFlushed,
   kRecordsEncoded,
   kRecordResplits,

@@ -25,6 +25,10 @@ class TcpListener {
  private:
   void acceptNext();
   void adopt(asio::ip::tcp::socket socket);
+  // Every accepted connection ends up here, with the address its records are filed under: the
+  // peer, or on a --proxy-protocol port the client its PROXY header names. The one place where
+  // a connection becomes a syslog stream (a TLS port adds its handshake here, after the header).
+  void handOff(asio::ip::tcp::socket socket, std::string source);
 
   Worker& worker_;
   asio::ip::tcp::acceptor acceptor_;
@@ -32,6 +36,7 @@ class TcpListener {
   uint16_t port_;
   std::string group_;
   const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
+  bool proxyProtocol_;
 };
 
 }  // namespace kinesyslog::net

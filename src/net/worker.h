@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
@@ -23,6 +24,7 @@ class UdpReceiver;
 class TcpListener;
 class TcpConnection;
 class TlsContextHolder;
+class ProxyPreface;
 
 struct WorkerOptions {
   size_t maxMessageSize = 65536;
@@ -32,6 +34,15 @@ struct WorkerOptions {
   std::string groupPrefix;  // empty: the seed's fixed group names
   std::chrono::milliseconds drainIdle{500};
   std::chrono::milliseconds tlsHandshakeTimeout{10'000};
+  // TCP (and TLS) ports whose connections start with a PROXY v1/v2 header (--proxy-protocol),
+  // and how long a connection may take to send it.
+  std::vector<uint16_t> proxyProtocolPorts;
+  std::chrono::milliseconds proxyHeaderTimeout{5000};
+
+  bool expectsProxyHeader(uint16_t port) const {
+    return std::find(proxyProtocolPorts.begin(), proxyProtocolPorts.end(), port) !=
+           proxyProtocolPorts.end();
+  }
 };
 
 // One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
@@ -64,6 +75,9 @@ class Worker {
   bool shuttingDown() const { return shuttingDown_; }
   void adopt(std::shared_ptr<TcpConnection> connection);
   void forget(TcpConnection* connection);
+  // Connections still reading their PROXY header; closed when shutdown begins.
+  void adoptPreface(std::shared_ptr<ProxyPreface> preface);
+  void forgetPreface(ProxyPreface* preface);
 
  private:
   void scheduleFlushTick();
@@ -79,6 +93,7 @@ class Worker {
   std::vector<std::unique_ptr<UdpReceiver>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<TcpConnection*, std::shared_ptr<TcpConnection>> connections_;
+  std::unordered_map<ProxyPreface*, std::shared_ptr<ProxyPreface>> prefaces_;
   asio::steady_timer flushTimer_;
   asio::steady_timer deadlineTimer_;
   bool shuttingDown_ = false;

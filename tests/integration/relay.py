@@ -228,8 +228,11 @@ def problem_lines(stderr):
 # Senders
 
 
-def tcp_connect(port, timeout=10.0):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def tcp_connect(port, timeout=10.0, source=None):
+    """A TCP connection to 127.0.0.1:port, from the loopback address `source` when given."""
+    s = socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+    )
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -257,6 +260,156 @@ def udp_send(port, datagrams, pace=0.0):
 def octet(msg):
     """RFC 6587 section 3.4.1 octet-counting frame."""
     return str(len(msg)).encode() + b" " + msg
+
+
+def closed_by_peer(sock, timeout=WAIT_TIMEOUT):
+    """True once the other end has closed `sock` (EOF or reset); False if it is still open after
+    `timeout` seconds. Bytes the peer sends meanwhile are read and ignored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# PROXY protocol headers (haproxy's proxy-protocol.txt; section numbers are its own)
+
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC32C (Castagnoli), RFC 4960 Appendix B; PP2_TYPE_CRC32C's checksum (section 2.2.3)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+def proxy_v1(proto, src="", dst="", sport=0, dport=0):
+    """A v1 line (section 2.1): `PROXY TCP4|TCP6 src dst sport dport` or `PROXY UNKNOWN ...`."""
+    if proto == "UNKNOWN" and not src:
+        return b"PROXY UNKNOWN\r\n"
+    return f"PROXY {proto} {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def proxy_tlv(kind, value):
+    """One v2 TLV (section 2.2): type, 2-byte big-endian length, value."""
+    return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+
+def proxy_aws_vpce_tlv(endpoint_id):
+    """AWS's TLV 0xEA with subtype 0x01: the VPC endpoint id."""
+    return proxy_tlv(0xEA, b"\x01" + endpoint_id.encode())
+
+
+def proxy_v2(src=None, dst=None, sport=0, dport=0, local=False, family=None, block=b"",
+             tlvs=b"", crc=False):
+    """A v2 header (section 2.2). With `src` and `dst`: TCP over IPv4 or IPv6 by the address
+    (family 0x11 or 0x21); otherwise the `family` byte and address `block` as given. `local`
+    sends the LOCAL command. `crc` appends a PP2_TYPE_CRC32C TLV holding the right checksum."""
+    if src is not None:
+        af = socket.AF_INET6 if ":" in src else socket.AF_INET
+        family = 0x21 if af == socket.AF_INET6 else 0x11
+        block = (socket.inet_pton(af, src) + socket.inet_pton(af, dst) +
+                 sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+    body = block + tlvs + (proxy_tlv(0x03, bytes(4)) if crc else b"")
+    header = (PROXY_V2_SIGNATURE + bytes([0x20 if local else 0x21, family or 0]) +
+              len(body).to_bytes(2, "big") + body)
+    if crc:
+        header = header[:-4] + crc32c(header).to_bytes(4, "big")
+    return header
+
+
+# ---------------------------------------------------------------------------------------------
+# haproxy, a real PROXY protocol sender
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def tcp_listening(port, address="127.0.0.1"):
+    """True when a socket listens on address:port (read from /proc/net/tcp, so that checking
+    does not open a connection)."""
+    want = f"{socket.htonl(int.from_bytes(socket.inet_aton(address), 'big')):08X}:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want and fields[3] == "0A":
+                return True
+    return False
+
+
+class Haproxy:
+    """haproxy in TCP mode on 127.0.0.1:`port`, forwarding every connection to the relay's
+    127.0.0.1:`server_port` with `send_proxy` (`send-proxy` for v1, `send-proxy-v2`), its own
+    connections to the relay coming from `source`."""
+
+    def __init__(self, log_dir, port, server_port, send_proxy="send-proxy", source="127.0.0.9"):
+        log_dir = Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port
+        n = 0
+        while (log_dir / f"haproxy-{n}.cfg").exists():
+            n += 1
+        self.config_path = log_dir / f"haproxy-{n}.cfg"
+        self.log_path = log_dir / f"haproxy-{n}.log"
+        self.config_path.write_text(
+            "global\n"
+            "    nbthread 1\n"
+            "    maxconn 200\n"
+            "defaults\n"
+            "    mode tcp\n"
+            "    timeout connect 5s\n"
+            "    timeout client 60s\n"
+            "    timeout server 60s\n"
+            "frontend syslog\n"
+            f"    bind 127.0.0.1:{port}\n"
+            "    default_backend relay\n"
+            "backend relay\n"
+            f"    server relay 127.0.0.1:{server_port} {send_proxy} source {source}\n"
+        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [HAPROXY, "-db", "-f", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not tcp_listening(port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"haproxy did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------
