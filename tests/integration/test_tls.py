@@ -507,3 +507,45 @@ def test_sighup_reloads_crl(relays, pki, clients, output, tmp_path):
     c = r.counters()
     # The revoked fixture client is in both CRLs but never connects here.
     assert c["tls_rejected_revoked"] == 1, c
+
+
+# ---------------------------------------------------------------------------------------------
+# PROXY protocol before TLS (DESIGN section 1: the header comes first, as AWS NLB sends it)
+
+
+@pytest.mark.parametrize("send_proxy", ["send-proxy-v2", "send-proxy"])
+def test_proxy_protocol_header_then_tls(relays, pki, clients, output, dirs, send_proxy):
+    port = R.free_port()
+    r = relays.start(tls=[port], extra=tls_args(pki, "--ca", pki.ca, "--allowed-peer",
+                                                "*.clients.example", "--proxy-protocol", port))
+    assert f"tls 127.0.0.1:{port} (PROXY protocol)" in r.stderr
+    # haproxy in TCP mode: its connection to the relay comes from 127.0.0.9, the TLS session
+    # inside is s_client's, from 127.0.0.1, which only the PROXY header tells.
+    h = R.Haproxy(dirs.logs, port=R.free_port(), server_port=port, send_proxy=send_proxy,
+                  source="127.0.0.9")
+    try:
+        tag = marker()
+        data = (R.octet(rfc5424(f"{tag} through haproxy"))
+                + R.octet(f"<13>{tag} without a timestamp".encode()))
+        p = R.s_client(h.port, data, ca=pki.ca, cert=clients.good[0], key=clients.good[1])
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        evs = [e for e in wait_for(output, tag, 2) if tag in e["message"]]
+        # A certificate refused after the header: the handshake follows the header.
+        refused = rejected_attempt(h.port, pki, *clients.other_name[:2])
+        wait_for(output, send_good(h.port, pki, *clients.good[:2]))
+    finally:
+        h.stop()
+    # A TLS client that skips the proxy sends no header: refused.
+    skipped = rejected_attempt(port, pki, *clients.good[:2])
+    assert r.stop() == 0
+    assert {e["stream"] for e in evs} == {"127.0.0.1"}, evs
+    [untimed] = [e for e in evs if "without a timestamp" in e["message"]]
+    m = R.REWRITE_RE.match(untimed["message"])
+    assert m and m["source"] == "127.0.0.1", untimed["message"]
+    assert not messages_with(output, refused) and not messages_with(output, skipped)
+    assert "127.0.0.9" not in {e["stream"] for e in output.events()}
+    c = r.counters()
+    assert c["proxy_headers_accepted"] == 3, c
+    assert c["proxy_headers_rejected"] == 1, c
+    assert c["tls_handshakes"] == 2, c
+    assert c["tls_rejected_peer_name"] == 1, c
