@@ -27,6 +27,17 @@ enum class Counter : size_t {
   kTcpConnectionsActive,
   kTcpConnectionErrors,
   kTcpReadPauses,
+  kTlsHandshakes,
+  kTlsHandshakeFailures,
+  kTlsHandshakeTimeouts,
+  kTlsHandshakesAbandoned,
+  kTlsClientsRejected,
+  kTlsRejectedNoCertificate,
+  kTlsRejectedUntrusted,
+  kTlsRejectedRevoked,
+  kTlsRejectedPeerName,
+  kTlsReloads,
+  kTlsReloadFailures,
   kProxyHeadersAccepted,   // --proxy-protocol connections whose header was valid
   kProxyHeadersRejected,   // missing, malformed or truncated header: connection closed
   kProxyHeaderTimeouts,    // no complete header within the timeout: connection closed

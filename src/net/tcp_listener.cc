@@ -7,17 +7,20 @@
 #include "net/listen_socket.h"
 #include "net/proxy_preface.h"
 #include "net/tcp_connection.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
 namespace kinesyslog::net {
 
-TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6)
+TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+                         const TlsContextHolder* tls)
     : worker_(worker),
       acceptor_(worker.io(), ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd),
       retryTimer_(worker.io()),
       port_(port),
       group_(worker.groupFor(port)),
+      tls_(tls),
       proxyProtocol_(worker.options().expectsProxyHeader(port)) {}
 
 void TcpListener::start() {
@@ -66,8 +69,9 @@ void TcpListener::adopt(asio::ip::tcp::socket socket) {
 }
 
 void TcpListener::handOff(asio::ip::tcp::socket socket, std::string source) {
-  auto connection =
-      std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source), group_);
+  // A TLS port's handshake starts here, after the PROXY header (RFC 5425 §4.2, DESIGN §1).
+  auto connection = std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source),
+                                                    group_, tls_ ? tls_->current() : nullptr);
   worker_.adopt(connection);
   connection->start();
 }

@@ -8,11 +8,15 @@
 namespace kinesyslog::net {
 
 class Worker;
+class TlsContextHolder;
 
-// One listening TCP socket of one worker; hands accepted connections to the worker.
+// One listening TCP socket of one worker; hands accepted connections to the worker. With a
+// TLS context holder it is a TLS port (RFC 5425): each connection takes the context current
+// at its accept.
 class TcpListener {
  public:
-  TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6);
+  TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+              const TlsContextHolder* tls = nullptr);
   void start();
   // Shutdown: accepts what is already queued (those senders have written data we owe them),
   // then closes the socket.
@@ -31,6 +35,7 @@ class TcpListener {
   asio::steady_timer retryTimer_;
   uint16_t port_;
   std::string group_;
+  const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
   bool proxyProtocol_;
 };
 

@@ -39,8 +39,8 @@ void Worker::addUdpSocket(int fd, uint16_t port, bool ipv6) {
   udp_.push_back(std::make_unique<UdpReceiver>(*this, fd, port, ipv6));
 }
 
-void Worker::addTcpListener(int fd, uint16_t port, bool ipv6) {
-  tcp_.push_back(std::make_unique<TcpListener>(*this, fd, port, ipv6));
+void Worker::addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls) {
+  tcp_.push_back(std::make_unique<TcpListener>(*this, fd, port, ipv6, tls));
 }
 
 void Worker::start() {

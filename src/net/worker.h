@@ -26,6 +26,7 @@ namespace kinesyslog::net {
 class UdpReceiver;
 class TcpListener;
 class TcpConnection;
+class TlsContextHolder;
 class ProxyPreface;
 
 struct WorkerOptions {
@@ -36,6 +37,7 @@ struct WorkerOptions {
   std::string groupPrefix;  // empty: the seed's fixed group names
   std::chrono::milliseconds drainIdle{500};
   record::BatchBufferPool* batchBuffers = nullptr;  // shared with the encoders; may be null
+  std::chrono::milliseconds tlsHandshakeTimeout{10'000};
   // TCP (and TLS) ports whose connections start with a PROXY v1/v2 header (--proxy-protocol),
   // and how long a connection may take to send it.
   std::vector<uint16_t> proxyProtocolPorts;
@@ -58,7 +60,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void addUdpSocket(int fd, uint16_t port, bool ipv6);
-  void addTcpListener(int fd, uint16_t port, bool ipv6);
+  // `tls` non-null: a TLS port whose connections use the holder's current context.
+  void addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls = nullptr);
   void start();
   // Thread-safe. Stops accepting, drains connections (until the peer closes or drainIdle passes
   // without data) and UDP sockets, flushes every batch to the sink, and ends the thread. At the

@@ -85,7 +85,7 @@ def free_port(tcp=True, udp=True):
 # The relay process
 
 
-def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=()):
+def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=(), tls=()):
     args = ["listen", "--address", "127.0.0.1"]
     if out is not None:
         args += ["--output-dir", str(out)]
@@ -95,6 +95,8 @@ def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extr
         args += ["--udp-port", str(p)]
     for p in tcp:
         args += ["--tcp-port", str(p)]
+    for p in tls:
+        args += ["--tls-port", str(p)]
     if flush_interval is not None:
         args += ["--flush-interval", str(flush_interval)]
     return args + list(extra)
@@ -408,6 +410,124 @@ class Haproxy:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS (RFC 5425): certificates made with the openssl CLI, real clients
+
+
+class Pki:
+    """A private CA in `directory` made with the `openssl` CLI: certificates it signs and a CRL
+    of the ones it revoked (`openssl ca`). Every path returned is a PEM file."""
+
+    def __init__(self, directory, name="Test CA"):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.ca_key = self.dir / "ca.key"
+        self.ca = self.dir / "ca.pem"
+        self._serial = 0x100
+        self._openssl(
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", self.ca_key, "-out", self.ca, "-days", "2", "-subj", f"/CN={name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )
+        (self.dir / "index.txt").write_text("")
+        (self.dir / "crlnumber").write_text("01\n")
+        self.ca_config = self.dir / "ca.cnf"
+        self.ca_config.write_text(
+            "[ca]\ndefault_ca = local\n[local]\n"
+            f"database = {self.dir}/index.txt\ncrlnumber = {self.dir}/crlnumber\n"
+            f"certificate = {self.ca}\nprivate_key = {self.ca_key}\n"
+            "default_md = sha256\ndefault_crl_days = 2\n"
+        )
+
+    def _openssl(self, *args):
+        p = subprocess.run(["openssl", *map(str, args)], capture_output=True, timeout=60)
+        assert p.returncode == 0, f"openssl {args[0]} failed: {p.stderr.decode(errors='replace')}"
+        return p
+
+    def issue(self, name, dns=(), ip=(), cn=None, serial=None, client=True, key_pass=None):
+        """A certificate and key signed by this CA; returns (cert_path, key_path, serial)."""
+        if serial is None:
+            self._serial += 1
+            serial = self._serial
+        key, csr = self.dir / f"{name}.key", self.dir / f"{name}.csr"
+        cert, ext = self.dir / f"{name}.pem", self.dir / f"{name}.ext"
+        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-out", key)
+        self._openssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={cn or name}")
+        sans = [f"DNS:{d}" for d in dns] + [f"IP:{a}" for a in ip]
+        lines = ["basicConstraints=CA:FALSE",
+                 "extendedKeyUsage=" + ("clientAuth" if client else "serverAuth")]
+        if sans:
+            lines.append("subjectAltName=" + ",".join(sans))
+        ext.write_text("\n".join(lines) + "\n")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                      "-set_serial", str(serial), "-days", "2", "-extfile", ext, "-out", cert)
+        if key_pass is not None:
+            encrypted = self.dir / f"{name}.encrypted.key"
+            self._openssl("pkey", "-in", key, "-out", encrypted, "-aes256",
+                          "-passout", f"pass:{key_pass}")
+            key = encrypted
+        return cert, key, serial
+
+    def server(self, name="server", serial=None):
+        """A server certificate for localhost and 127.0.0.1."""
+        return self.issue(name, dns=["localhost"], ip=["127.0.0.1"], cn="localhost",
+                          serial=serial, client=False)
+
+    def revoke(self, cert):
+        self._openssl("ca", "-config", self.ca_config, "-revoke", cert)
+
+    def crl(self, name="ca.crl"):
+        path = self.dir / name
+        self._openssl("ca", "-config", self.ca_config, "-gencrl", "-out", path)
+        return path
+
+
+def s_client_args(port, ca=None, cert=None, key=None, extra=()):
+    """`openssl s_client` sending its stdin to the relay and leaving at its end (-no_ign_eof;
+    -quiet alone would wait for the server to close)."""
+    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-no_ign_eof"]
+    if ca is not None:
+        args += ["-CAfile", str(ca), "-verify_return_error"]
+    if cert is not None:
+        args += ["-cert", str(cert), "-key", str(key)]
+    return args + list(extra)
+
+
+def s_client(port, data, ca=None, cert=None, key=None, extra=(), timeout=30):
+    """Sends `data` over one TLS connection made by `openssl s_client`."""
+    return subprocess.run(
+        s_client_args(port, ca, cert, key, extra), input=data, capture_output=True,
+        timeout=timeout,
+    )
+
+
+def served_certificate(port, ca):
+    """The certificate the relay serves to a new connection, as Python's ssl decodes it."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert()
+
+
+def read_until_closed(sock, timeout=WAIT_TIMEOUT):
+    """Reads until the peer closes (EOF or reset); returns what arrived, raises on timeout."""
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+    except ConnectionResetError:
+        return got
 
 
 # ---------------------------------------------------------------------------------------------
