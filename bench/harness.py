@@ -853,6 +853,8 @@ CSV_FIELDS = [
     ("yardstick_cpu_seconds", lambda r: r.yardstick.get("cpu_seconds", "")),
     ("compression_share", lambda r: f"{r.compression_share:.4f}" if r.yardstick else ""),
     ("udp_dropped", lambda r: r.counters.get("udp_dropped", "")),
+    ("udp_kernel_dropped", lambda r: r.counters.get("udp_kernel_dropped", "")),
+    ("udp_read_pauses", lambda r: r.counters.get("udp_read_pauses", "")),
     ("kernel_udp_rcvbuf_errors", lambda r: r.rcvbuf_errors if r.scenario.stream == "udp" else ""),
     ("other_cpu_seconds", lambda r: f"{r.other_cpu_seconds:.2f}"),
     ("measured_window_seconds", lambda r: f"{r.window_seconds:.2f}"),
