@@ -69,7 +69,6 @@ void refuseUnimplemented(const ListenOptions& o) {
   auto refuse = [](const std::string& what) {
     throw StartupError(kExitConfig, what + " is not supported by this build yet");
   };
-  if (o.gelf) refuse("--gelf");
   if (!enabledPorts(o.tlsPorts).empty()) refuse("TLS (--tls-port, --cert, --key)");
   if (!enabledPorts(o.proxyProtocolPorts).empty()) refuse("--proxy-protocol");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
@@ -153,6 +152,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.flushSizeBytes = o.flushSize;
   workerOptions.flushIntervalMicros = static_cast<int64_t>(o.flushIntervalSeconds * 1e6);
   workerOptions.groupPrefix = o.groupPrefix;
+  workerOptions.gelf = o.gelf;
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
@@ -173,8 +173,8 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : udpPorts) listening += fmt::format("udp {}:{}, ", o.address, port);
   for (uint16_t port : tcpPorts) listening += fmt::format("tcp {}:{}, ", o.address, port);
   listening.resize(listening.size() - 2);
-  spdlog::info("ready: {}; {} workers; spool {}; delivering to {}", listening, o.workers,
-               o.spoolDir, target->describe());
+  spdlog::info("ready: {} ({}); {} workers; spool {}; delivering to {}", listening,
+               o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
   int signal = 0;
   sigwait(&signals, &signal);
