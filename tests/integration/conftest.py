@@ -35,12 +35,12 @@ class Relays:
         self.started = []
 
     def start(self, udp=(), tcp=(), extra=(), out=None, spool=None, env=None, user=None,
-              flush_interval="0.2", wait=True, nofile=None, args=None):
+              flush_interval="0.2", wait=True, nofile=None, args=None, gelf=False):
         if args is None:
             args = R.listen_args(
                 out=self.dirs.out if out is None else out,
                 spool=self.dirs.spool if spool is None else spool,
-                udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra,
+                udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra, gelf=gelf,
             )
         r = R.Relay(args, self.dirs.logs, env=env, user=user, nofile=nofile)
         r.udp, r.tcp = list(udp), list(tcp)
