@@ -177,11 +177,15 @@ TEST_F(GelfEventTest, RawControlCharactersInStringsAreNotValid) {
 }
 
 TEST_F(GelfEventTest, DepthBeyondTheLimitIsNotValid) {
-  std::string deep = "{\"a\":" + std::string(GelfParser::kMaxDepth + 5, '[') +
-                     std::string(GelfParser::kMaxDepth + 5, ']') + "}";
-  EXPECT_FALSE(check(deep).validJson);
-  std::string fine = "{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}";
-  EXPECT_TRUE(check(fine).validJson);
+  auto nested = [](size_t levels) {
+    return "{\"a\":" + std::string(levels, '[') + std::string(levels, ']') + "}";
+  };
+  EXPECT_TRUE(check(nested(GelfParser::kMaxDepth)).validJson);
+  EXPECT_FALSE(check(nested(GelfParser::kMaxDepth + 1)).validJson);
+  // Past simdjson's own limit (1024) too: refused before simdjson gets there.
+  EXPECT_FALSE(check(nested(5000)).validJson);
+  EXPECT_FALSE(check(std::string(5000, '[') + std::string(5000, ']')).validJson);
+  EXPECT_FALSE(check("{\"a\":" + std::string(5000, '[')).validJson);
 }
 
 TEST_F(GelfEventTest, TooLittlePaddingIsNotParsed) {
