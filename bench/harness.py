@@ -191,10 +191,10 @@ def scenarios(args):
     return {s.name: s for s in known}
 
 
-DEFAULT_FULL = ["tcp-octet-l1", "tcp-octet-l6", "tcp-lf-l1", "udp-paced-l1", "udp-paced-l6",
-                "udp-unpaced-l1", "loggen-tcp-l1", "loggen-udp-l1", "tcp-octet-w1-l1",
-                "tcp-octet-w1-l6"]
-DEFAULT_SMOKE = ["tcp-octet-l1", "udp-paced-l1"]
+DEFAULT_FULL = ["tcp-octet-l1", "tcp-octet-l6", "tcp-lf-l1", "tls-octet-l1", "udp-paced-l1",
+                "udp-paced-l6", "udp-unpaced-l1", "loggen-tcp-l1", "loggen-udp-l1",
+                "tcp-octet-w1-l1", "tcp-octet-w1-l6"]
+DEFAULT_SMOKE = ["tcp-octet-l1", "udp-paced-l1", "tls-octet-l1"]
 
 
 # ---------------------------------------------------------------------------------------------

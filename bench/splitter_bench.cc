@@ -43,7 +43,7 @@ std::string noiseLine(std::mt19937& rng) {
 
 class CountingSink : public RecordSink {
  public:
-  void onRecord(std::string&& gzipRecord, size_t eventCount) override {
+  void onRecord(std::string_view gzipRecord, size_t eventCount) override {
     ++records;
     events += static_cast<int64_t>(eventCount);
     benchmark::DoNotOptimize(gzipRecord.data());

@@ -15,8 +15,10 @@
 #include "metrics/relay_counters.h"
 #include "net/backpressure.h"
 #include "net/listen_socket.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "proto/syslog/local_zone.h"
+#include "record/batch_buffer_pool.h"
 #include "record/encoder_pool.h"
 #include "spool/spool_directory.h"
 #include "util/clock.h"
@@ -69,12 +71,83 @@ void refuseUnimplemented(const ListenOptions& o) {
   auto refuse = [](const std::string& what) {
     throw StartupError(kExitConfig, what + " is not supported by this build yet");
   };
-  if (!enabledPorts(o.tlsPorts).empty()) refuse("TLS (--tls-port, --cert, --key)");
-  if (!enabledPorts(o.proxyProtocolPorts).empty()) refuse("--proxy-protocol");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
   if (o.outputDir.empty() && o.stream.empty()) {
     throw StartupError(kExitConfig,
                        "no destination: give --stream NAME (Firehose) or --output-dir DIR");
+  }
+}
+
+net::TlsSettings tlsSettingsFrom(const ListenOptions& o) {
+  net::TlsSettings s;
+  s.certFile = o.cert;
+  s.keyFile = o.key;
+  s.caFile = o.ca;
+  s.crlFile = o.crl;
+  s.verifyClient = o.verifyClient == "required"   ? net::VerifyClient::kRequired
+                   : o.verifyClient == "optional" ? net::VerifyClient::kOptional
+                                                  : net::VerifyClient::kNone;
+  s.allowedPeers = o.allowedPeers;
+  if (!o.tlsCiphers.empty()) s.ciphers = o.tlsCiphers;
+  s.minVersion = o.tlsMinVersion == "1.3" ? net::TlsMinVersion::kTls13 : net::TlsMinVersion::kTls12;
+  return s;
+}
+
+std::string describeClientVerification(const net::TlsSettings& s) {
+  std::string text = "client certificates ";
+  switch (s.verifyClient) {
+    case net::VerifyClient::kNone:
+      return text + "not requested";
+    case net::VerifyClient::kOptional:
+      text += s.allowedPeers.empty() ? "optional" : "required (--allowed-peer)";
+      break;
+    case net::VerifyClient::kRequired:
+      text += "required";
+      break;
+  }
+  text += ", CA " + s.caFile;
+  if (!s.crlFile.empty()) text += ", CRL " + s.crlFile;
+  if (!s.allowedPeers.empty())
+    text += ", " + std::to_string(s.allowedPeers.size()) + " allowed peer names";
+  return text;
+}
+
+// SIGHUP (RFC 5425 deployments rotate certificates): the files are read and the new context
+// checked completely before it replaces the old one; a broken file keeps the old context.
+// Open connections keep the context they were accepted with.
+void reloadTls(net::TlsContextHolder* holder, const net::TlsSettings& settings) {
+  if (holder == nullptr) {
+    spdlog::info("SIGHUP received: no TLS listener, nothing to reload");
+    return;
+  }
+  try {
+    auto context = net::TlsContext::load(settings);
+    const std::string summary = context->certificateSummary();
+    holder->replace(std::move(context));
+    metrics::counters().add(metrics::Counter::kTlsReloads);
+    spdlog::info(
+        "SIGHUP received: TLS certificate, key, CA and CRL reloaded; new connections get "
+        "certificate {}",
+        summary);
+  } catch (const StartupError& e) {
+    metrics::counters().add(metrics::Counter::kTlsReloadFailures);
+    spdlog::error("SIGHUP received: TLS reload failed, keeping the current certificate: {}",
+                  e.what());
+  }
+}
+
+// --proxy-protocol marks listeners; a port that is not one would silently do nothing, and a
+// PROXY sender pointed at it would have its header taken for a message.
+void checkProxyProtocolPorts(const ListenOptions& o) {
+  const auto tcp = enabledPorts(o.tcpPorts);
+  const auto tls = enabledPorts(o.tlsPorts);
+  for (uint16_t port : enabledPorts(o.proxyProtocolPorts)) {
+    if (std::find(tcp.begin(), tcp.end(), port) == tcp.end() &&
+        std::find(tls.begin(), tls.end(), port) == tls.end()) {
+      throw StartupError(kExitConfig, fmt::format("--proxy-protocol {}: not an enabled "
+                                                  "--tcp-port or --tls-port",
+                                                  port));
+    }
   }
 }
 
@@ -86,6 +159,7 @@ int runListen(const ListenOptions& o) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -95,8 +169,29 @@ int runListen(const ListenOptions& o) {
 
   const auto udpPorts = enabledPorts(o.udpPorts);
   const auto tcpPorts = enabledPorts(o.tcpPorts);
-  if (udpPorts.empty() && tcpPorts.empty()) {
-    throw StartupError(kExitConfig, "no listener enabled: give --udp-port or --tcp-port");
+  const auto tlsPorts = enabledPorts(o.tlsPorts);
+  if (udpPorts.empty() && tcpPorts.empty() && tlsPorts.empty()) {
+    throw StartupError(kExitConfig,
+                       "no listener enabled: give --udp-port, --tcp-port or --tls-port (with "
+                       "--cert and --key)");
+  }
+  for (uint16_t port : tlsPorts) {
+    if (std::find(tcpPorts.begin(), tcpPorts.end(), port) != tcpPorts.end()) {
+      throw StartupError(kExitConfig, "port " + std::to_string(port) +
+                                          " is given both as --tcp-port and as --tls-port");
+    }
+  }
+  checkProxyProtocolPorts(o);
+  // TLS files are checked before anything else is opened or asked of AWS: a bad certificate
+  // or key is a configuration error named in one line.
+  const net::TlsSettings tlsSettings = tlsSettingsFrom(o);
+  std::unique_ptr<net::TlsContextHolder> tls;
+  if (!tlsPorts.empty()) {
+    tls = std::make_unique<net::TlsContextHolder>(net::TlsContext::load(tlsSettings));
+    spdlog::info("TLS certificate {}; {}", tls->current()->certificateSummary(),
+                 describeClientVerification(tlsSettings));
+  } else if (!o.ca.empty() || !o.crl.empty() || !o.allowedPeers.empty()) {
+    spdlog::warn("--ca, --crl and --allowed-peer are ignored: no TLS listener is enabled");
   }
   const auto zone = syslog::LocalZone::find(o.rfc3164Timezone);
   if (!zone) throw StartupError(kExitUsage, "unknown time zone " + o.rfc3164Timezone);
@@ -134,10 +229,14 @@ int runListen(const ListenOptions& o) {
 
   for (uint16_t port : udpPorts) net::ensurePortFree(o.address, port, net::Transport::kUdp);
   for (uint16_t port : tcpPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
+  for (uint16_t port : tlsPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
 
   deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
   uploader.start();
-  record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool);
+  // Spare batch buffers: about one flush per worker, the buffer each worker fills next while
+  // its last one is encoded (DESIGN §5 budgets two flushes per worker).
+  record::BatchBufferPool batchBuffers(o.flushSize * o.workers + o.flushSize / 4);
+  record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool, &batchBuffers);
   // DESIGN §5 budgets memory at 2 flushes per worker: the batch being filled and one being
   // encoded. Encoders further behind than one flush per worker count as a full spool for
   // intake, so a burst waits in the kernel instead of in our heap.
@@ -153,6 +252,10 @@ int runListen(const ListenOptions& o) {
   workerOptions.flushIntervalMicros = static_cast<int64_t>(o.flushIntervalSeconds * 1e6);
   workerOptions.groupPrefix = o.groupPrefix;
   workerOptions.gelf = o.gelf;
+  workerOptions.batchBuffers = &batchBuffers;
+  workerOptions.tlsHandshakeTimeout =
+      std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
+  workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
@@ -165,19 +268,34 @@ int runListen(const ListenOptions& o) {
       worker->addTcpListener(net::openReusePortSocket(o.address, port, net::Transport::kTcp), port,
                              ipv6);
     }
+    for (uint16_t port : tlsPorts) {
+      worker->addTcpListener(net::openReusePortSocket(o.address, port, net::Transport::kTcp), port,
+                             ipv6, tls.get());
+    }
     workers.push_back(std::move(worker));
   }
   for (auto& worker : workers) worker->start();
 
   std::string listening;
   for (uint16_t port : udpPorts) listening += fmt::format("udp {}:{}, ", o.address, port);
-  for (uint16_t port : tcpPorts) listening += fmt::format("tcp {}:{}, ", o.address, port);
+  for (uint16_t port : tcpPorts) {
+    listening += fmt::format("tcp {}:{}{}, ", o.address, port,
+                             workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
+  }
+  for (uint16_t port : tlsPorts) {
+    listening += fmt::format("tls {}:{}{}, ", o.address, port,
+                             workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
+  }
   listening.resize(listening.size() - 2);
   spdlog::info("ready: {} ({}); {} workers; spool {}; delivering to {}", listening,
                o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    reloadTls(tls.get(), tlsSettings);
+  }
   spdlog::info("{} received: draining connections and delivering (grace {} s)",
                signal == SIGTERM ? "SIGTERM" : "SIGINT", o.shutdownGraceSeconds);
 

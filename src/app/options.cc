@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "net/peer_name.h"
 #include "proto/syslog/local_zone.h"
 #include "util/startup_error.h"
 
@@ -146,8 +147,22 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   option(listen->add_option("--cert", o.cert, "TLS certificate chain (PEM)"));
   option(listen->add_option("--key", o.key, "TLS private key (PEM)"));
   option(listen->add_option("--ca", o.ca, "CA bundle for client certificates"));
-  option(listen->add_option("--verify-client", o.verifyClient, "none, optional or required")
+  option(listen
+             ->add_option("--verify-client", o.verifyClient,
+                          "Client certificates: none, optional or required (required with --ca)")
              ->check(CLI::IsMember({"none", "optional", "required"})));
+  option(listen->add_option("--allowed-peer", o.allowedPeers,
+                            "Accept only client certificates with this DNS name (repeatable; "
+                            "*.example.com matches one label)"));
+  option(
+      listen->add_option("--crl", o.crl, "Certificate revocation lists for client certificates"));
+  option(listen->add_option("--tls-ciphers", o.tlsCiphers,
+                            "TLS 1.2 cipher list (OpenSSL syntax; default ECDHE with AEAD only)"));
+  option(listen->add_option("--tls-min-version", o.tlsMinVersion, "Lowest TLS version: 1.2 or 1.3")
+             ->check(CLI::IsMember({"1.2", "1.3"}))
+             ->capture_default_str());
+  secondsOption("--tls-handshake-timeout", &o.tlsHandshakeTimeoutSeconds, 0.1, 600,
+                "Seconds a TLS client has to complete its handshake (10)");
   portsOption("--proxy-protocol", &o.proxyProtocolPorts,
               "Expect PROXY protocol v1/v2 on this TCP or TLS port (repeatable)");
   option(listen->add_option("--spool-dir", o.spoolDir, "Spool directory")->capture_default_str());
@@ -265,6 +280,13 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   if (!syslog::LocalZone::find(o.rfc3164Timezone)) {
     return usage("--rfc3164-timezone: unknown time zone '" + o.rfc3164Timezone + "'");
   }
+  for (const auto& peer : o.allowedPeers) {
+    if (!net::validAllowedPeer(peer)) {
+      return usage("--allowed-peer '" + peer +
+                   "' is not a DNS name (a '*' may only stand as the whole first label, '*.')");
+    }
+  }
+  if (o.verifyClient.empty()) o.verifyClient = o.ca.empty() ? "none" : "required";
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
   // DESIGN §2: the TLS port defaults to 6514 only when a certificate and key are given.
   if (tlsPort->count() == 0 && !o.cert.empty() && !o.key.empty()) o.tlsPorts = {6514};

@@ -20,7 +20,12 @@ struct ListenOptions {
   std::string cert;
   std::string key;
   std::string ca;
-  std::string verifyClient;
+  std::string verifyClient;  // "" until resolved: "required" with --ca, else "none"
+  std::string crl;
+  std::vector<std::string> allowedPeers;
+  std::string tlsCiphers;  // "" = the built-in ECDHE + AEAD list
+  std::string tlsMinVersion = "1.2";
+  double tlsHandshakeTimeoutSeconds = 10;
   std::string spoolDir = "/tmp";
   std::string outputDir;
   std::string region;

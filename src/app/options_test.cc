@@ -80,6 +80,54 @@ TEST(CommandLine, TlsPortDefaultsOnlyWithCertAndKey) {
   EXPECT_TRUE(d.listen.tlsPorts.empty());
 }
 
+TEST(CommandLine, TlsOptions) {
+  auto c = parse({"listen", "--cert", "c.pem", "--key", "k.pem", "--output-dir", "/x"});
+  EXPECT_EQ(c.listen.verifyClient, "none");
+  EXPECT_EQ(c.listen.tlsMinVersion, "1.2");
+  EXPECT_EQ(c.listen.tlsHandshakeTimeoutSeconds, 10);
+  // --ca alone means client certificates are required (DESIGN §2).
+  auto m = parse({"listen",
+                  "--cert",
+                  "c.pem",
+                  "--key",
+                  "k.pem",
+                  "--ca",
+                  "ca.pem",
+                  "--crl",
+                  "ca.crl",
+                  "--allowed-peer",
+                  "a.example.com",
+                  "--allowed-peer",
+                  "*.example.net",
+                  "--tls-min-version",
+                  "1.3",
+                  "--tls-ciphers",
+                  "ECDHE-RSA-AES128-GCM-SHA256",
+                  "--tls-handshake-timeout",
+                  "0.5",
+                  "--output-dir",
+                  "/x"});
+  ASSERT_FALSE(m.finished);
+  EXPECT_EQ(m.listen.verifyClient, "required");
+  EXPECT_EQ(m.listen.crl, "ca.crl");
+  EXPECT_EQ(m.listen.allowedPeers, (std::vector<std::string>{"a.example.com", "*.example.net"}));
+  EXPECT_EQ(m.listen.tlsMinVersion, "1.3");
+  EXPECT_EQ(m.listen.tlsCiphers, "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(m.listen.tlsHandshakeTimeoutSeconds, 0.5);
+  auto o = parse({"listen", "--ca", "ca.pem", "--verify-client", "optional", "--output-dir", "/x"});
+  EXPECT_EQ(o.listen.verifyClient, "optional");
+
+  EXPECT_EQ(parse({"listen", "--tls-min-version", "1.1"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--verify-client", "maybe"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--allowed-peer", "a*.example.com", "--udp-port", "1"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--tls-handshake-timeout", "0", "--udp-port", "1"}).exitCode, 2);
+
+  ::setenv("KINESYSLOG_ALLOWED_PEER", "a.example.com b.example.com", 1);
+  auto e = parse({"listen", "--udp-port", "1"});
+  ::unsetenv("KINESYSLOG_ALLOWED_PEER");
+  EXPECT_EQ(e.listen.allowedPeers, (std::vector<std::string>{"a.example.com", "b.example.com"}));
+}
+
 TEST(CommandLine, EnvironmentFillsWhatTheCommandLineLeftOut) {
   ::setenv("KINESYSLOG_TCP_PORT", "514 1514", 1);
   ::setenv("KINESYSLOG_UDP_PORT", "9", 1);

@@ -325,7 +325,7 @@ DescribeResult FirehoseClient::describeDeliveryStream(const std::string& streamN
 }
 
 std::string FirehoseClient::putRecordBatchBody(std::string_view streamName,
-                                               const std::vector<std::string>& records) {
+                                               std::span<const std::string> records) {
   static constexpr std::string_view kHead = "{\"DeliveryStreamName\":\"";
   static constexpr std::string_view kRecords = "\",\"Records\":[";
   static constexpr std::string_view kRecordHead = "{\"Data\":\"";
@@ -352,7 +352,7 @@ std::string FirehoseClient::putRecordBatchBody(std::string_view streamName,
 }
 
 PutBatchResult FirehoseClient::putRecordBatch(const std::string& streamName,
-                                              const std::vector<std::string>& records) {
+                                              std::span<const std::string> records) {
   PutBatchResult result;
   result.error = call("PutRecordBatch", putRecordBatchBody(streamName, records), kPutTimeout);
   if (result.error) return result;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,7 +90,7 @@ class FirehoseClient {
   // `records` are raw bytes (base64-encoded here): at most 500 and 4 MiB, which the caller
   // enforces (Firehose answers InvalidArgumentException past them).
   PutBatchResult putRecordBatch(const std::string& streamName,
-                                const std::vector<std::string>& records);
+                                std::span<const std::string> records);
 
   const std::string& endpoint() const { return endpoint_; }
   const std::string& region() const { return region_; }
@@ -97,7 +98,7 @@ class FirehoseClient {
   // The PutRecordBatch request body, built in one allocation:
   // {"DeliveryStreamName":"NAME","Records":[{"Data":"<base64>"},...]}.
   static std::string putRecordBatchBody(std::string_view streamName,
-                                        const std::vector<std::string>& records);
+                                        std::span<const std::string> records);
 
   static constexpr std::chrono::milliseconds kPutTimeout{30000};
   static constexpr std::chrono::milliseconds kDescribeTimeout{15000};

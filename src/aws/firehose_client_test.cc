@@ -64,7 +64,7 @@ class FirehoseClientTest : public ::testing::Test {
 
   FirehoseError putError(int status, std::string body, HttpHeaders headers = {}) {
     http.answer(status, std::move(body), std::move(headers));
-    PutBatchResult result = client.putRecordBatch("s", {"a"});
+    PutBatchResult result = client.putRecordBatch("s", std::vector<std::string>{"a"});
     EXPECT_TRUE(result.error);
     EXPECT_TRUE(result.responses.empty());
     return result.error.value_or(FirehoseError{});
@@ -107,10 +107,11 @@ TEST_F(FirehoseClientTest, PutRecordBatchSendsASignedJson11Request) {
 }
 
 TEST_F(FirehoseClientTest, BodyIsExactAndSizedUpFront) {
-  std::string body = FirehoseClient::putRecordBatchBody("s\"\x01", {"hi", "\xfb\xff"});
+  std::string body =
+      FirehoseClient::putRecordBatchBody("s\"\x01", std::vector<std::string>{"hi", "\xfb\xff"});
   EXPECT_EQ(body,
             R"({"DeliveryStreamName":"s\"\u0001","Records":[{"Data":"aGk="},{"Data":"+/8="}]})");
-  EXPECT_EQ(FirehoseClient::putRecordBatchBody("s", {}),
+  EXPECT_EQ(FirehoseClient::putRecordBatchBody("s", std::vector<std::string>{}),
             R"({"DeliveryStreamName":"s","Records":[]})");
   // One allocation: the reserved size is exact.
   std::vector<std::string> records(500, std::string(8000, 'x'));
@@ -126,7 +127,8 @@ TEST_F(FirehoseClientTest, PerRecordResultsIncludingErrorsAndOddEntries) {
     {"RecordId":null,"ErrorCode":"InternalFailure","ErrorMessage":null},
     7,
     {}]})");
-  PutBatchResult result = client.putRecordBatch("s", {"a", "b", "c", "d", "e"});
+  PutBatchResult result =
+      client.putRecordBatch("s", std::vector<std::string>{"a", "b", "c", "d", "e"});
   ASSERT_FALSE(result.error);
   EXPECT_EQ(result.failedPutCount, 3);
   ASSERT_EQ(result.responses.size(), 5u);
@@ -218,7 +220,7 @@ TEST_F(FirehoseClientTest, ErrorLinesAndHeaderFallback) {
 
 TEST_F(FirehoseClientTest, TransportAndCredentialFailures) {
   http.responses.push_back({0, {}, {}, "Connection refused"});
-  PutBatchResult result = client.putRecordBatch("s", {"a"});
+  PutBatchResult result = client.putRecordBatch("s", std::vector<std::string>{"a"});
   ASSERT_TRUE(result.error);
   EXPECT_EQ(result.error->kind, FirehoseErrorKind::Transport);
   EXPECT_TRUE(result.error->retryable);
@@ -228,7 +230,7 @@ TEST_F(FirehoseClientTest, TransportAndCredentialFailures) {
       http, "http://localhost:1", "us-east-1",
       []() -> Credentials { throw CredentialsError("credential_process exited 1"); }, clock);
   size_t sent = http.requests.size();
-  result = noCredentials.putRecordBatch("s", {"a"});
+  result = noCredentials.putRecordBatch("s", std::vector<std::string>{"a"});
   ASSERT_TRUE(result.error);
   EXPECT_EQ(result.error->kind, FirehoseErrorKind::Credentials);
   EXPECT_EQ(result.error->describe(), "no credentials: credential_process exited 1");
@@ -238,8 +240,8 @@ TEST_F(FirehoseClientTest, TransportAndCredentialFailures) {
 TEST_F(FirehoseClientTest, CredentialsAreAskedForEveryRequest) {
   http.answer(200, R"({"FailedPutCount":0,"RequestResponses":[{"RecordId":"1"}]})");
   http.answer(200, R"({"FailedPutCount":0,"RequestResponses":[{"RecordId":"1"}]})");
-  client.putRecordBatch("s", {"a"});
-  client.putRecordBatch("s", {"a"});
+  client.putRecordBatch("s", std::vector<std::string>{"a"});
+  client.putRecordBatch("s", std::vector<std::string>{"a"});
   EXPECT_EQ(credentialCalls, 2);
 }
 

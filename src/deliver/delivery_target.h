@@ -1,5 +1,6 @@
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,7 @@ class DeliveryTarget {
  public:
   virtual ~DeliveryTarget() = default;
   // `records` are complete gzip members, at most 500 of them and 4 MiB together. Never throws.
-  virtual PutResult put(const std::vector<std::string>& records) = 0;
+  virtual PutResult put(std::span<const std::string> records) = 0;
   // For the start-up log line, e.g. "output directory /var/lib/kinesyslog/out".
   virtual std::string describe() const = 0;
 };

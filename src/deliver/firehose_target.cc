@@ -31,7 +31,7 @@ std::string summarise(const std::map<std::string, uint64_t>& codes) {
 FirehoseTarget::FirehoseTarget(aws::FirehoseClient& client, std::string streamName)
     : client_(client), streamName_(std::move(streamName)) {}
 
-PutResult FirehoseTarget::put(const std::vector<std::string>& records) {
+PutResult FirehoseTarget::put(std::span<const std::string> records) {
   PutResult result;
   result.accepted.assign(records.size(), false);
   if (records.empty()) return result;

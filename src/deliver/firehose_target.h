@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ class FirehoseTarget final : public DeliveryTarget {
   // Never throws. A whole-request failure accepts nothing (retryable as classified); a
   // response whose RequestResponses count differs from the request's is treated as all failed,
   // because entries can then not be matched to records.
-  PutResult put(const std::vector<std::string>& records) override;
+  PutResult put(std::span<const std::string> records) override;
   // "Firehose stream NAME in REGION (ENDPOINT)".
   std::string describe() const override;
 

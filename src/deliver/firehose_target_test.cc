@@ -124,7 +124,7 @@ TEST_F(FirehoseTargetTest, WholeRequestFailures) {
 }
 
 TEST_F(FirehoseTargetTest, NoRecordsNoRequest) {
-  PutResult result = target.put({});
+  PutResult result = target.put(std::vector<std::string>{});
   EXPECT_TRUE(result.accepted.empty());
   EXPECT_TRUE(result.error.empty());
   EXPECT_TRUE(http.requests.empty());
@@ -134,7 +134,7 @@ TEST_F(FirehoseTargetTest, DistinctCodesAreBounded) {
   for (size_t i = 0; i < FirehoseTarget::kMaxDistinctCodes + 10; ++i) {
     std::string code = "!Code" + std::to_string(i);
     http.answer(200, answerWith({code}));
-    target.put({"x"});
+    target.put(std::vector<std::string>{"x"});
   }
   auto counts = target.recordErrorCounts();
   EXPECT_EQ(counts.size(), FirehoseTarget::kMaxDistinctCodes + 1);
@@ -143,7 +143,7 @@ TEST_F(FirehoseTargetTest, DistinctCodesAreBounded) {
 
 TEST_F(FirehoseTargetTest, LongErrorSummariesStayShort) {
   http.answer(200, answerWith({"!A", "!B", "!C", "!D", "!E", "!F"}));
-  PutResult result = target.put({"1", "2", "3", "4", "5", "6"});
+  PutResult result = target.put(std::vector<std::string>{"1", "2", "3", "4", "5", "6"});
   EXPECT_EQ(result.error,
             "6 of 6 records failed: A x1, B x1, C x1, D x1 and 2 more codes (first: msg A)");
 }

@@ -51,7 +51,7 @@ std::string OutputDirectoryTarget::objectKey(std::string_view streamName, int64_
                      uuid);
 }
 
-PutResult OutputDirectoryTarget::put(const std::vector<std::string>& records) {
+PutResult OutputDirectoryTarget::put(std::span<const std::string> records) {
   PutResult result;
   result.accepted.assign(records.size(), false);
   if (records.empty()) return result;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,7 +30,7 @@ class OutputDirectoryTarget final : public DeliveryTarget {
 
   // Writes all records as one object; on failure (disk full...) none is accepted, nothing is
   // left visible and `error` says why. Never throws.
-  PutResult put(const std::vector<std::string>& records) override;
+  PutResult put(std::span<const std::string> records) override;
   std::string describe() const override;
 
   // `YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>`, UTC, like Firehose's S3 keys.

@@ -59,7 +59,7 @@ class OutputDirectoryTargetTest : public ::testing::Test {
 
 TEST_F(OutputDirectoryTargetTest, ObjectKeyIsFirehoseLikeInUtcAtDeliveryTime) {
   OutputDirectoryTarget target(dir_, "my-stream", clock_);
-  PutResult result = target.put({"record"});
+  PutResult result = target.put(std::vector<std::string>{"record"});
   EXPECT_EQ(result.accepted, std::vector<bool>{true});
   EXPECT_TRUE(result.error.empty());
   auto keys = objects();
@@ -95,10 +95,10 @@ TEST_F(OutputDirectoryTargetTest, ObjectIsTheConcatenationAndNoTemporaryNameRema
 
 TEST_F(OutputDirectoryTargetTest, EachPutIsANewObjectEvenInTheSameSecond) {
   OutputDirectoryTarget target(dir_, "kinesyslog", clock_);
-  ASSERT_EQ(target.put({"a"}).accepted, std::vector<bool>{true});
-  ASSERT_EQ(target.put({"b"}).accepted, std::vector<bool>{true});
+  ASSERT_EQ(target.put(std::vector<std::string>{"a"}).accepted, std::vector<bool>{true});
+  ASSERT_EQ(target.put(std::vector<std::string>{"b"}).accepted, std::vector<bool>{true});
   clock_.advanceMicros(3600LL * 1000000);
-  ASSERT_EQ(target.put({"c"}).accepted, std::vector<bool>{true});
+  ASSERT_EQ(target.put(std::vector<std::string>{"c"}).accepted, std::vector<bool>{true});
   auto keys = objects();
   ASSERT_EQ(keys.size(), 3u);
   std::multiset<std::string> contents;
@@ -109,7 +109,7 @@ TEST_F(OutputDirectoryTargetTest, EachPutIsANewObjectEvenInTheSameSecond) {
 
 TEST_F(OutputDirectoryTargetTest, EmptyBatchWritesNothing) {
   OutputDirectoryTarget target(dir_, "kinesyslog", clock_);
-  PutResult result = target.put({});
+  PutResult result = target.put(std::vector<std::string>{});
   EXPECT_TRUE(result.accepted.empty());
   EXPECT_TRUE(result.error.empty());
   EXPECT_TRUE(objects().empty());
@@ -118,7 +118,7 @@ TEST_F(OutputDirectoryTargetTest, EmptyBatchWritesNothing) {
 TEST_F(OutputDirectoryTargetTest, FailureAcceptsNothingAndSaysWhy) {
   OutputDirectoryTarget target(dir_, "kinesyslog", clock_);
   std::ofstream(dir_ / "2018") << "a file where the year folder should be";
-  PutResult result = target.put({"a", "b"});
+  PutResult result = target.put(std::vector<std::string>{"a", "b"});
   EXPECT_EQ(result.accepted, std::vector<bool>(2, false));
   EXPECT_TRUE(result.retryable);
   EXPECT_NE(result.error.find((dir_ / "2018").string()), std::string::npos) << result.error;

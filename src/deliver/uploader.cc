@@ -90,15 +90,15 @@ void Uploader::run() {
 
 void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
   std::vector<spool::SpoolRecord> records;
-  std::vector<std::string> data;
   std::vector<spool::SpoolRecord> retry;
   records.reserve(batch.size());
-  data.reserve(batch.size());
+  // data_'s strings keep their capacity from request to request: records are read into memory
+  // that is already mapped rather than into fresh megabyte allocations.
+  std::vector<std::string>& data = data_;
+  if (data.size() < batch.size()) data.resize(batch.size());
   for (auto& record : batch) {
     int error = 0;
-    auto bytes = spool_.read(record, &error);
-    if (bytes) {
-      data.push_back(std::move(*bytes));
+    if (spool_.readInto(record, data[records.size()], &error)) {
       records.push_back(std::move(record));
     } else if (isTransientReadError(error)) {
       retry.push_back(std::move(record));
@@ -114,7 +114,7 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
   size_t accepted = 0;
   std::string error = "cannot read spool files (out of file descriptors or memory)";
   if (!records.empty()) {
-    PutResult result = target_.put(data);
+    PutResult result = target_.put(std::span<const std::string>(data.data(), records.size()));
     ++counters_.batches;
     if (result.accepted.size() != records.size()) {
       // A target bug; keeping every record is the only safe reading of it.

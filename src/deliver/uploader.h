@@ -74,6 +74,7 @@ class Uploader {
   const UploaderOptions options_;
   Backoff backoff_;  // uploader thread only
   UploaderCounters counters_;
+  std::vector<std::string> data_;  // the request being sent; uploader thread only
 
   // Failure logging, at most one line per 10 s (DESIGN §1 "Logging"); uploader thread only.
   std::chrono::steady_clock::time_point lastFailureLog_{};

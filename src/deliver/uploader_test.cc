@@ -22,7 +22,8 @@ class FakeTarget : public DeliveryTarget {
   using Decide = std::function<std::vector<bool>(int call, const std::vector<std::string>&)>;
   explicit FakeTarget(Decide decide = nullptr) : decide_(std::move(decide)) {}
 
-  PutResult put(const std::vector<std::string>& records) override {
+  PutResult put(std::span<const std::string> span) override {
+    const std::vector<std::string> records(span.begin(), span.end());
     std::lock_guard lock(mutex_);
     EXPECT_FALSE(records.empty());
     EXPECT_LE(records.size(), maxRecords ? maxRecords : records.size());

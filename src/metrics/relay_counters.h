@@ -32,10 +32,27 @@ enum class Counter : size_t {
   kGelfInvalidTimestamp,
   kUdpDatagrams,
   kUdpDropped,
+  kUdpKernelDropped,
+  kUdpReadPauses,
   kTcpConnectionsAccepted,
   kTcpConnectionsActive,
   kTcpConnectionErrors,
   kTcpReadPauses,
+  kTlsHandshakes,
+  kTlsHandshakeFailures,
+  kTlsHandshakeTimeouts,
+  kTlsHandshakesAbandoned,
+  kTlsClientsRejected,
+  kTlsRejectedNoCertificate,
+  kTlsRejectedUntrusted,
+  kTlsRejectedRevoked,
+  kTlsRejectedPeerName,
+  kTlsReloads,
+  kTlsReloadFailures,
+  kProxyHeadersAccepted,   // --proxy-protocol connections whose header was valid
+  kProxyHeadersRejected,   // missing, malformed or truncated header: connection closed
+  kProxyHeaderTimeouts,    // no complete header within the timeout: connection closed
+  kProxyHeadersAbandoned,  // still waiting for the header at shutdown: connection closed
   kBatchesFlushed,
   kRecordsEncoded,
   kRecordResplits,

@@ -19,9 +19,12 @@ class Backpressure {
         maxEncoderQueuedBytes_(maxEncoderQueuedBytes),
         partialBudget_(partialBudget) {}
 
-  bool intakeBlocked() const {
-    return spoolFull_() || encoderQueuedBytes_() > maxEncoderQueuedBytes_;
-  }
+  bool intakeBlocked() const { return spoolFull() || encodersBehind(); }
+  // The spool holds --spool-max-bytes: lasting, so UDP datagrams are read and dropped.
+  bool spoolFull() const { return spoolFull_(); }
+  // The encoders are more than the bound behind: passing (a burst, a busy machine), so UDP
+  // stops reading for a moment and datagrams wait in the kernel's socket buffer.
+  bool encodersBehind() const { return encoderQueuedBytes_() > maxEncoderQueuedBytes_; }
 
   // Partial messages held by connections share one budget; past it, the connections holding
   // more than their share pause until others complete theirs (DESIGN §1).

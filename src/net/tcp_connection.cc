@@ -1,7 +1,12 @@
 #include "net/tcp_connection.h"
 
+#include <spdlog/spdlog.h>
+
+#include <asio/post.hpp>
+
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
+#include "net/tls_session.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
@@ -15,11 +20,12 @@ constexpr auto kPauseRecheck = std::chrono::milliseconds(20);
 }  // namespace
 
 TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
-                             const std::string& group)
+                             const std::string& group, std::shared_ptr<const TlsContext> tls)
     : worker_(worker),
       socket_(std::move(socket)),
       source_(std::move(source)),
       protocol_(makeStreamProtocol(worker, group)),
+      tls_(tls ? std::make_unique<TlsSession>(std::move(tls)) : nullptr),
       timer_(worker.io()),
       drainTimer_(worker.io()) {
   worker_.backpressure().connectionOpened();
@@ -37,15 +43,108 @@ void TcpConnection::start() {
   socket_.non_blocking(true, ignored);
   lastDataMonotonic_ = SystemClock::instance().monotonicMicros();
   if (worker_.shuttingDown()) beginDrain();
+  if (tls_) {
+    beginHandshake();
+    return;
+  }
   waitReadable();
 }
 
+void TcpConnection::waitThen(asio::socket_base::wait_type type, void (TcpConnection::*next)()) {
+  socket_.async_wait(type, [self = shared_from_this(), next](const std::error_code& error) {
+    if (error || self->closed_) return;
+    ((*self).*next)();
+  });
+}
+
 void TcpConnection::waitReadable() {
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](const std::error_code& error) {
-                       if (error || self->closed_) return;
-                       self->onReadable();
-                     });
+  waitThen(asio::ip::tcp::socket::wait_read, &TcpConnection::onReadable);
+}
+
+// RFC 5425 §4.2: the client sends its ClientHello right after connecting (after the PROXY
+// header, when there is one). Until the handshake is done the connection holds only OpenSSL's
+// own buffers, and the timeout bounds how long a silent or stuck client keeps even those.
+void TcpConnection::beginHandshake() {
+  if (!tls_->attach(socket_.native_handle())) {
+    rejectHandshake();
+    return;
+  }
+  handshaking_ = true;
+  timer_.expires_after(worker_.options().tlsHandshakeTimeout);
+  timer_.async_wait([self = shared_from_this()](const std::error_code& error) {
+    if (error || self->closed_ || !self->handshaking_) return;
+    self->onHandshakeTimeout();
+  });
+  continueHandshake();
+}
+
+void TcpConnection::continueHandshake() {
+  lastDataMonotonic_ = SystemClock::instance().monotonicMicros();
+  switch (tls_->handshake()) {
+    case TlsSession::Step::kDone:
+      handshaking_ = false;
+      timer_.cancel();
+      metrics::counters().add(metrics::Counter::kTlsHandshakes);
+      spdlog::debug("TLS client {}: {}", source_, tls_->describe());
+      // Application data may have come with the client's Finished message.
+      onReadable();
+      return;
+    case TlsSession::Step::kWantRead:
+      waitThen(asio::ip::tcp::socket::wait_read, &TcpConnection::continueHandshake);
+      return;
+    case TlsSession::Step::kWantWrite:
+      waitThen(asio::ip::tcp::socket::wait_write, &TcpConnection::continueHandshake);
+      return;
+    case TlsSession::Step::kClosed:
+    case TlsSession::Step::kFailed:
+      rejectHandshake();
+      return;
+  }
+}
+
+void TcpConnection::onHandshakeTimeout() {
+  using metrics::Counter;
+  const int64_t now = SystemClock::instance().monotonicMicros();
+  metrics::counters().add(Counter::kTlsHandshakeTimeouts);
+  const auto seconds = std::chrono::duration<double>(worker_.options().tlsHandshakeTimeout);
+  metrics::problems().report(
+      metrics::Problem::kTlsHandshakeTimeout, now,
+      fmt::format("{}: no complete TLS handshake within {} s; closed", source_, seconds.count()));
+  closeNow();
+}
+
+void TcpConnection::rejectHandshake() {
+  using metrics::Counter;
+  using metrics::Problem;
+  const TlsFailure& failure = tls_->failure();
+  const int64_t now = SystemClock::instance().monotonicMicros();
+  auto& counters = metrics::counters();
+  handshaking_ = false;
+  switch (failure.kind) {
+    case TlsFailureKind::kAbandoned:
+      // Port probes are normal behind load balancers: counted, not logged as a problem.
+      counters.add(Counter::kTlsHandshakesAbandoned);
+      spdlog::debug("TLS client {}: {}", source_, failure.detail);
+      break;
+    case TlsFailureKind::kProtocol:
+      counters.add(Counter::kTlsHandshakeFailures);
+      metrics::problems().report(Problem::kTlsHandshakeFailed, now,
+                                 source_ + ": " + failure.detail);
+      break;
+    case TlsFailureKind::kNoCertificate:
+    case TlsFailureKind::kUntrusted:
+    case TlsFailureKind::kRevoked:
+    case TlsFailureKind::kPeerName:
+      counters.add(Counter::kTlsClientsRejected);
+      counters.add(failure.kind == TlsFailureKind::kNoCertificate
+                       ? Counter::kTlsRejectedNoCertificate
+                   : failure.kind == TlsFailureKind::kUntrusted ? Counter::kTlsRejectedUntrusted
+                   : failure.kind == TlsFailureKind::kRevoked   ? Counter::kTlsRejectedRevoked
+                                                                : Counter::kTlsRejectedPeerName);
+      metrics::problems().report(Problem::kTlsClientRejected, now, source_ + ": " + failure.detail);
+      break;
+  }
+  closeNow();
 }
 
 void TcpConnection::retryLater(std::chrono::milliseconds delay) {
@@ -68,41 +167,73 @@ void TcpConnection::onReadable() {
   }
   auto& buffer = worker_.readBuffer();
   uint64_t bytes = 0;
-  bool peerClosed = false;
-  std::error_code error;
+  ReadStatus status = ReadStatus::kDrained;
   receiveMicros_ = SystemClock::instance().nowMicros();
   monotonicNow_ = SystemClock::instance().monotonicMicros();
   for (int i = 0; i < kReadsPerWakeup; ++i) {
-    size_t n = socket_.read_some(asio::buffer(buffer), error);
+    size_t n = 0;
+    status = readSome(buffer.data(), buffer.size(), n);
     if (n > 0) {
       bytes += n;
       protocol_->feed(std::string_view(buffer.data(), n), currentRead());
     }
-    if (error) {
-      if (error == asio::error::would_block || error == asio::error::try_again) {
-        error.clear();
-      } else {
-        peerClosed = true;
-      }
-      break;
-    }
-    if (n < buffer.size()) break;  // drained what the kernel had
+    if (status != ReadStatus::kFull) break;  // drained what the kernel (and OpenSSL) had
   }
   if (bytes > 0) {
     lastDataMonotonic_ = monotonicNow_;
     metrics::counters().add(metrics::Counter::kBytesReceived, bytes);
   }
-  if (peerClosed) {
-    if (error != asio::error::eof) {
+  if (status == ReadStatus::kPeerClosed || status == ReadStatus::kFailed) {
+    if (status == ReadStatus::kFailed) {
       metrics::counters().add(metrics::Counter::kTcpConnectionErrors);
       metrics::problems().report(metrics::Problem::kConnectionError, monotonicNow_,
-                                 source_ + ": " + error.message());
+                                 source_ + ": " + readError_);
     }
     close(true);
     return;
   }
   publishCounters();
-  waitReadable();
+  if (status == ReadStatus::kWantWrite) {
+    waitThen(asio::ip::tcp::socket::wait_write, &TcpConnection::onReadable);
+  } else if (status == ReadStatus::kFull && tls_ && tls_->hasPending()) {
+    // Bytes OpenSSL already decrypted raise no socket readiness: come back after the others.
+    asio::post(worker_.io(), [self = shared_from_this()] {
+      if (!self->closed_ && !self->paused_) self->onReadable();
+    });
+  } else {
+    waitReadable();
+  }
+}
+
+// The byte-transport seam: the same read loop over a plain socket or a TLS session.
+TcpConnection::ReadStatus TcpConnection::readSome(char* data, size_t size, size_t& got) {
+  got = 0;
+  if (tls_) {
+    switch (tls_->read(data, size, got)) {
+      case TlsSession::Step::kDone:
+        return ReadStatus::kFull;
+      case TlsSession::Step::kWantRead:
+        return ReadStatus::kDrained;
+      case TlsSession::Step::kWantWrite:
+        return ReadStatus::kWantWrite;
+      case TlsSession::Step::kClosed:
+        return ReadStatus::kPeerClosed;
+      case TlsSession::Step::kFailed:
+        readError_ = tls_->errorText();
+        return ReadStatus::kFailed;
+    }
+  }
+  std::error_code error;
+  got = socket_.read_some(asio::buffer(data, size), error);
+  if (error == asio::error::would_block || error == asio::error::try_again) {
+    return ReadStatus::kDrained;
+  }
+  if (error == asio::error::eof) return ReadStatus::kPeerClosed;
+  if (error) {
+    readError_ = error.message();
+    return ReadStatus::kFailed;
+  }
+  return got < size ? ReadStatus::kDrained : ReadStatus::kFull;
 }
 
 void TcpConnection::publishCounters() {
@@ -153,6 +284,7 @@ void TcpConnection::close(bool /*peerClosed*/) {
   std::error_code ignored;
   timer_.cancel();
   drainTimer_.cancel();
+  if (tls_) tls_->closeNotify();
   socket_.close(ignored);
   worker_.forget(this);
 }

@@ -11,14 +11,19 @@
 namespace kinesyslog::net {
 
 class Worker;
+class TlsContext;
+class TlsSession;
 
-// One TCP connection: reads into the worker's shared buffer (an idle connection holds no read
-// buffer) and hands the bytes to its StreamProtocol (syslog or GELF), which frames them and
-// appends events to the worker's batches.
+// One TCP or TLS connection: reads into the worker's shared buffer (an idle connection holds
+// no read buffer) and hands the bytes to its StreamProtocol (syslog or GELF), which frames them
+// and appends events to the worker's batches.
+// With a TLS context it is an RFC 5425 connection: a handshake stage (bounded by the handshake
+// timeout) comes first, then the same read loop over TLS records (RFC 5425 §4.3: the same
+// octet-counted framing inside TLS; GELF's NUL-ended frames likewise).
 class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
  public:
   TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
-                const std::string& group);
+                const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr);
   ~TcpConnection();
   void start();
   // Shutdown: keep reading until the peer closes or no data arrives for the drain idle time.
@@ -27,8 +32,17 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
   void closeNow();
 
  private:
+  // How one read from the byte transport (plain socket or TLS session) ended.
+  enum class ReadStatus : uint8_t { kFull, kDrained, kWantWrite, kPeerClosed, kFailed };
+
+  void waitThen(asio::socket_base::wait_type type, void (TcpConnection::*next)());
   void waitReadable();
   void onReadable();
+  ReadStatus readSome(char* data, size_t size, size_t& got);
+  void beginHandshake();
+  void continueHandshake();
+  void onHandshakeTimeout();
+  void rejectHandshake();
   void retryLater(std::chrono::milliseconds delay);
   void armDrainTimer();
   void close(bool peerClosed);
@@ -39,12 +53,15 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
   asio::ip::tcp::socket socket_;
   std::string source_;
   std::unique_ptr<StreamProtocol> protocol_;
-  asio::steady_timer timer_;
+  std::unique_ptr<TlsSession> tls_;  // null for plain TCP
+  std::string readError_;            // why the last read failed (kFailed)
+  asio::steady_timer timer_;         // handshake timeout, then backpressure rechecks
   asio::steady_timer drainTimer_;
   size_t partialReported_ = 0;
   bool draining_ = false;
   bool closed_ = false;
   bool paused_ = false;
+  bool handshaking_ = false;
   int64_t lastDataMonotonic_ = 0;
   // The clocks of the current read, handed to the protocol with the bytes.
   int64_t receiveMicros_ = 0;

@@ -5,18 +5,23 @@
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/listen_socket.h"
+#include "net/proxy_preface.h"
 #include "net/tcp_connection.h"
+#include "net/tls_context.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
 namespace kinesyslog::net {
 
-TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6)
+TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+                         const TlsContextHolder* tls)
     : worker_(worker),
       acceptor_(worker.io(), ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd),
       retryTimer_(worker.io()),
       port_(port),
-      group_(worker.groupFor(port)) {}
+      group_(worker.groupFor(port)),
+      tls_(tls),
+      proxyProtocol_(worker.options().expectsProxyHeader(port)) {}
 
 void TcpListener::start() {
   acceptNext();
@@ -49,8 +54,24 @@ void TcpListener::adopt(asio::ip::tcp::socket socket) {
     source = addressText(&peer, length);
   }
   metrics::counters().add(metrics::Counter::kTcpConnectionsAccepted);
-  auto connection =
-      std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source), group_);
+  if (proxyProtocol_) {
+    // DESIGN §1 Inputs: the header comes first, before anything else (TLS included).
+    auto preface =
+        std::make_shared<ProxyPreface>(worker_, std::move(socket), std::move(source), port_,
+                                       [this](asio::ip::tcp::socket s, std::string client) {
+                                         handOff(std::move(s), std::move(client));
+                                       });
+    worker_.adoptPreface(preface);
+    preface->start();
+    return;
+  }
+  handOff(std::move(socket), std::move(source));
+}
+
+void TcpListener::handOff(asio::ip::tcp::socket socket, std::string source) {
+  // A TLS port's handshake starts here, after the PROXY header (RFC 5425 §4.2, DESIGN §1).
+  auto connection = std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source),
+                                                    group_, tls_ ? tls_->current() : nullptr);
   worker_.adopt(connection);
   connection->start();
 }

@@ -8,11 +8,15 @@
 namespace kinesyslog::net {
 
 class Worker;
+class TlsContextHolder;
 
-// One listening TCP socket of one worker; hands accepted connections to the worker.
+// One listening TCP socket of one worker; hands accepted connections to the worker. With a
+// TLS context holder it is a TLS port (RFC 5425): each connection takes the context current
+// at its accept.
 class TcpListener {
  public:
-  TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6);
+  TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+              const TlsContextHolder* tls = nullptr);
   void start();
   // Shutdown: accepts what is already queued (those senders have written data we owe them),
   // then closes the socket.
@@ -21,12 +25,18 @@ class TcpListener {
  private:
   void acceptNext();
   void adopt(asio::ip::tcp::socket socket);
+  // Every accepted connection ends up here, with the address its records are filed under: the
+  // peer, or on a --proxy-protocol port the client its PROXY header names. The one place where
+  // a connection becomes a syslog stream (a TLS port adds its handshake here, after the header).
+  void handOff(asio::ip::tcp::socket socket, std::string source);
 
   Worker& worker_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer retryTimer_;
   uint16_t port_;
   std::string group_;
+  const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
+  bool proxyProtocol_;
 };
 
 }  // namespace kinesyslog::net

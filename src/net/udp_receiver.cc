@@ -1,5 +1,7 @@
 #include "net/udp_receiver.h"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -18,15 +20,24 @@ namespace kinesyslog::net {
 UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
     : worker_(worker),
       socket_(worker.io(), ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd),
+      coalesceTimer_(worker.io()),
+      port_(port),
       group_(worker.groupFor(port)),
       buffers_(kBatch * kDatagramBytes),
       headers_(kBatch),
       iovecs_(kBatch),
       addresses_(kBatch),
+      controls_(kBatch),
       gelf_(worker.options().gelf
                 ? std::make_unique<gelf::GelfDatagramDecoder>(worker.options().maxMessageSize)
                 : nullptr),
-      expiryTimer_(worker.io()) {}
+      expiryTimer_(worker.io()) {
+  // The kernel then reports, with each datagram, how many it dropped on this socket because
+  // its buffer was full, so those losses are counted too (DESIGN §1: nothing is dropped
+  // silently).
+  int one = 1;
+  ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+}
 
 void UdpReceiver::start() {
   waitReadable();
@@ -35,13 +46,41 @@ void UdpReceiver::start() {
 void UdpReceiver::waitReadable() {
   socket_.async_wait(asio::ip::udp::socket::wait_read, [this](const std::error_code& error) {
     if (error) return;  // closed
-    // A bounded number of batches per wake-up keeps one busy port from starving the others.
-    readBatches(8);
-    if (!worker_.shuttingDown()) waitReadable();
+    readAndRearm();
   });
 }
 
-bool UdpReceiver::readBatches(int maxBatches) {
+void UdpReceiver::readAndRearm() {
+  const auto& backpressure = worker_.backpressure();
+  if (backpressure.encodersBehind() && !backpressure.spoolFull()) {
+    // A passing backlog: leave the datagrams in the socket buffer (megabytes) until the
+    // encoders catch up, rather than reading them only to drop them.
+    metrics::counters().add(metrics::Counter::kUdpReadPauses);
+    coalesceTimer_.expires_after(kPauseRecheck);
+    coalesceTimer_.async_wait([this](const std::error_code& error) {
+      if (error || !socket_.is_open()) return;
+      readAndRearm();
+    });
+    return;
+  }
+  // A bounded number of batches per wake-up keeps one busy port from starving the others.
+  const ReadResult read = readBatches(8);
+  if (worker_.shuttingDown() || !socket_.is_open()) return;
+  if (read.datagrams == 0 || !read.dry) {
+    // Idle (sleep until data arrives) or busy (more is waiting: come back at once).
+    waitReadable();
+    return;
+  }
+  // Traffic is flowing but thinly: collect a fuller batch before the next read.
+  coalesceTimer_.expires_after(kCoalesce);
+  coalesceTimer_.async_wait([this](const std::error_code& error) {
+    if (error || !socket_.is_open()) return;
+    readAndRearm();
+  });
+}
+
+UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
+  ReadResult result;
   using metrics::Counter;
   auto& counters = metrics::counters();
   const auto& options = worker_.options();
@@ -53,6 +92,8 @@ bool UdpReceiver::readBatches(int maxBatches) {
       headers_[i].msg_hdr.msg_iovlen = 1;
       headers_[i].msg_hdr.msg_name = &addresses_[i];
       headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      headers_[i].msg_hdr.msg_control = controls_[i].bytes;
+      headers_[i].msg_hdr.msg_controllen = sizeof controls_[i].bytes;
     }
     int received =
         ::recvmmsg(socket_.native_handle(), headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
@@ -62,14 +103,17 @@ bool UdpReceiver::readBatches(int maxBatches) {
                                    SystemClock::instance().monotonicMicros(),
                                    std::string("UDP receive: ") + std::strerror(errno));
       }
-      return false;
+      result.dry = true;
+      return result;
     }
+    result.datagrams += static_cast<size_t>(received);
     counters.add(Counter::kUdpDatagrams, static_cast<uint64_t>(received));
-    if (worker_.backpressure().intakeBlocked()) {
+    countKernelDrops(headers_[received - 1].msg_hdr);
+    if (worker_.backpressure().spoolFull()) {
       counters.add(Counter::kUdpDropped, static_cast<uint64_t>(received));
       metrics::problems().report(metrics::Problem::kUdpDroppedSpoolFull,
                                  SystemClock::instance().monotonicMicros(),
-                                 "spool full or encoders behind; datagrams dropped");
+                                 "spool full; datagrams dropped");
       continue;
     }
     const int64_t receiveMicros = SystemClock::instance().nowMicros();
@@ -109,9 +153,12 @@ bool UdpReceiver::readBatches(int maxBatches) {
                                  "UDP message longer than --max-message-size from " + lastSource_);
     }
     if (gelf_) publishGelfCounters(monotonic);
-    if (received < static_cast<int>(kBatch)) return false;
+    if (received < static_cast<int>(kBatch)) {
+      result.dry = true;
+      return result;
+    }
   }
-  return true;
+  return result;
 }
 
 bool UdpReceiver::appendGelfDatagram(std::string_view datagram, int64_t receiveMicros,
@@ -209,8 +256,29 @@ void UdpReceiver::scheduleExpiry() {
   });
 }
 
+void UdpReceiver::countKernelDrops(const msghdr& header) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&header), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    uint32_t total = 0;
+    std::memcpy(&total, CMSG_DATA(c), sizeof total);
+    // The kernel's count is per socket, cumulative and 32-bit: the difference wraps correctly.
+    const uint32_t dropped = total - kernelDropsSeen_;
+    kernelDropsSeen_ = total;
+    if (dropped == 0) return;
+    metrics::counters().add(metrics::Counter::kUdpKernelDropped, dropped);
+    metrics::problems().report(metrics::Problem::kUdpKernelDropped,
+                               SystemClock::instance().monotonicMicros(),
+                               fmt::format("the kernel dropped {} datagrams on port {}: socket "
+                                           "buffer full (net.core.rmem_max limits SO_RCVBUF)",
+                                           dropped, port_));
+    return;
+  }
+}
+
 void UdpReceiver::drainAndClose() {
-  while (readBatches(64)) {
+  coalesceTimer_.cancel();
+  while (!readBatches(64).dry) {
   }
   if (gelf_) {
     // Sets still incomplete can no longer complete: dropped and counted as expired.

@@ -29,9 +29,15 @@ class UdpReceiver {
   void drainAndClose();
 
  private:
+  struct ReadResult {
+    size_t datagrams = 0;
+    bool dry = false;  // the socket had no more
+  };
   void waitReadable();
-  // Reads up to `maxBatches` recvmmsg batches; returns false when the socket ran dry.
-  bool readBatches(int maxBatches);
+  void readAndRearm();
+  void countKernelDrops(const msghdr& header);
+  // Reads up to `maxBatches` recvmmsg batches.
+  ReadResult readBatches(int maxBatches);
   // --gelf: one datagram into at most one event; returns true when an event was added.
   bool appendGelfDatagram(std::string_view datagram, int64_t receiveMicros, int64_t monotonic);
   // --gelf: counters and problem-log lines for what the decoder and event builder did.
@@ -40,15 +46,29 @@ class UdpReceiver {
   void scheduleExpiry();
 
   static constexpr unsigned kBatch = 32;
+  // After a wake-up that found less than a batch, the next read waits this long instead of
+  // waking for every few datagrams: an evenly paced sender otherwise costs one epoll sleep and
+  // wake-up per two or three datagrams. The socket buffer (SO_RCVBUF, up to
+  // net.core.rmem_max) holds far more than this much traffic.
+  static constexpr auto kCoalesce = std::chrono::microseconds(500);
+  // While the encoders are behind, how often reading is tried again.
+  static constexpr auto kPauseRecheck = std::chrono::milliseconds(2);
   static constexpr size_t kDatagramBytes = 65536;  // the largest UDP payload fits
 
   Worker& worker_;
   asio::ip::udp::socket socket_;
+  asio::steady_timer coalesceTimer_;
+  uint16_t port_;
   std::string group_;
   std::vector<char> buffers_;
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_storage> addresses_;
+  struct Control {
+    alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(uint32_t))];
+  };
+  std::vector<Control> controls_;
+  uint32_t kernelDropsSeen_ = 0;
   sockaddr_storage lastAddress_{};
   socklen_t lastAddressLength_ = 0;
   std::string lastSource_;

@@ -2,6 +2,7 @@
 
 #include <asio/post.hpp>
 
+#include "net/proxy_preface.h"
 #include "net/tcp_connection.h"
 #include "net/tcp_listener.h"
 #include "net/udp_receiver.h"
@@ -19,7 +20,7 @@ Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& 
     : index_(index),
       options_(options),
       io_(1),
-      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink),
+      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers),
       backpressure_(backpressure),
       readBuffer_(kReadBufferBytes),
       gelfParser_(options.gelf ? std::make_unique<gelf::GelfParser>(options.maxMessageSize)
@@ -41,8 +42,8 @@ void Worker::addUdpSocket(int fd, uint16_t port, bool ipv6) {
   udp_.push_back(std::make_unique<UdpReceiver>(*this, fd, port, ipv6));
 }
 
-void Worker::addTcpListener(int fd, uint16_t port, bool ipv6) {
-  tcp_.push_back(std::make_unique<TcpListener>(*this, fd, port, ipv6));
+void Worker::addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls) {
+  tcp_.push_back(std::make_unique<TcpListener>(*this, fd, port, ipv6, tls));
 }
 
 void Worker::start() {
@@ -78,6 +79,10 @@ void Worker::beginShutdown(std::chrono::steady_clock::time_point deadline) {
   flushTimer_.cancel();
   for (auto& tcp : tcp_) tcp->acceptQueuedAndClose();
   for (auto& udp : udp_) udp->drainAndClose();
+  // A connection still waiting for its PROXY header has delivered nothing: close it.
+  std::vector<std::shared_ptr<ProxyPreface>> waiting;
+  for (auto& [raw, preface] : prefaces_) waiting.push_back(preface);
+  for (auto& preface : waiting) preface->abandon();
   // Copy: draining may close connections, which removes them from the map.
   std::vector<std::shared_ptr<TcpConnection>> open;
   for (auto& [raw, connection] : connections_) open.push_back(connection);
@@ -105,6 +110,20 @@ void Worker::forget(TcpConnection* connection) {
   connections_.erase(it);
   asio::post(io_, [keep = std::move(keep)] {});
   if (shuttingDown_) finishIfIdle();
+}
+
+void Worker::adoptPreface(std::shared_ptr<ProxyPreface> preface) {
+  ProxyPreface* raw = preface.get();
+  prefaces_.emplace(raw, std::move(preface));
+}
+
+void Worker::forgetPreface(ProxyPreface* preface) {
+  // Deferred like forget(): the preface may be calling from inside one of its own handlers.
+  auto it = prefaces_.find(preface);
+  if (it == prefaces_.end()) return;
+  auto keep = std::move(it->second);
+  prefaces_.erase(it);
+  asio::post(io_, [keep = std::move(keep)] {});
 }
 
 void Worker::finishIfIdle() {

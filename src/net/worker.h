@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
@@ -19,12 +20,17 @@ class LocalZone;
 namespace kinesyslog::gelf {
 class GelfParser;
 }
+namespace kinesyslog::record {
+class BatchBufferPool;
+}
 
 namespace kinesyslog::net {
 
 class UdpReceiver;
 class TcpListener;
 class TcpConnection;
+class TlsContextHolder;
+class ProxyPreface;
 
 struct WorkerOptions {
   size_t maxMessageSize = 65536;
@@ -34,6 +40,17 @@ struct WorkerOptions {
   std::string groupPrefix;  // empty: the seed's fixed group names
   bool gelf = false;        // --gelf: every listener takes GELF instead of syslog
   std::chrono::milliseconds drainIdle{500};
+  record::BatchBufferPool* batchBuffers = nullptr;  // shared with the encoders; may be null
+  std::chrono::milliseconds tlsHandshakeTimeout{10'000};
+  // TCP (and TLS) ports whose connections start with a PROXY v1/v2 header (--proxy-protocol),
+  // and how long a connection may take to send it.
+  std::vector<uint16_t> proxyProtocolPorts;
+  std::chrono::milliseconds proxyHeaderTimeout{5000};
+
+  bool expectsProxyHeader(uint16_t port) const {
+    return std::find(proxyProtocolPorts.begin(), proxyProtocolPorts.end(), port) !=
+           proxyProtocolPorts.end();
+  }
 };
 
 // One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
@@ -47,7 +64,8 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void addUdpSocket(int fd, uint16_t port, bool ipv6);
-  void addTcpListener(int fd, uint16_t port, bool ipv6);
+  // `tls` non-null: a TLS port whose connections use the holder's current context.
+  void addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls = nullptr);
   void start();
   // Thread-safe. Stops accepting, drains connections (until the peer closes or drainIdle passes
   // without data) and UDP sockets, flushes every batch to the sink, and ends the thread. At the
@@ -68,6 +86,9 @@ class Worker {
   bool shuttingDown() const { return shuttingDown_; }
   void adopt(std::shared_ptr<TcpConnection> connection);
   void forget(TcpConnection* connection);
+  // Connections still reading their PROXY header; closed when shutdown begins.
+  void adoptPreface(std::shared_ptr<ProxyPreface> preface);
+  void forgetPreface(ProxyPreface* preface);
 
  private:
   void scheduleFlushTick();
@@ -84,6 +105,7 @@ class Worker {
   std::vector<std::unique_ptr<UdpReceiver>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<TcpConnection*, std::shared_ptr<TcpConnection>> connections_;
+  std::unordered_map<ProxyPreface*, std::shared_ptr<ProxyPreface>> prefaces_;
   asio::steady_timer flushTimer_;
   asio::steady_timer deadlineTimer_;
   bool shuttingDown_ = false;

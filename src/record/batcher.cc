@@ -1,11 +1,24 @@
 #include "record/batcher.h"
 
+#include <algorithm>
+
 #include "metrics/relay_counters.h"
+#include "record/batch_buffer_pool.h"
 
 namespace kinesyslog::record {
 
-Batcher::Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink)
-    : flushSizeBytes_(flushSizeBytes), flushIntervalMicros_(flushIntervalMicros), sink_(sink) {}
+namespace {
+// A batch passes the flush size by at most one message: the largest allowed (262,144 bytes)
+// plus the rewrite's prefix.
+constexpr size_t kMaxOvershoot = 262'144 + 1024;
+}  // namespace
+
+Batcher::Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink,
+                 BatchBufferPool* pool)
+    : flushSizeBytes_(flushSizeBytes),
+      flushIntervalMicros_(flushIntervalMicros),
+      sink_(sink),
+      pool_(pool) {}
 
 SourceBatch& Batcher::batchFor(std::string_view group, std::string_view stream,
                                int64_t monotonicNow) {
@@ -19,7 +32,16 @@ SourceBatch& Batcher::batchFor(std::string_view group, std::string_view stream,
     it->second.batch.stream.assign(stream);
   }
   Entry& entry = it->second;
-  if (entry.batch.events.empty()) entry.oldestMonotonic = monotonicNow;
+  if (entry.batch.events.empty()) {
+    entry.oldestMonotonic = monotonicNow;
+    // A source as busy as last time needs as much again; a quarter more absorbs growth, and
+    // no batch outgrows the flush size by more than one message.
+    if (pool_ != nullptr && entry.lastFlushBytes > 0) {
+      const size_t expected = std::min<size_t>(entry.lastFlushBytes + entry.lastFlushBytes / 4,
+                                               flushSizeBytes_ + kMaxOvershoot);
+      pool_->prepare(entry.batch, expected);
+    }
+  }
   return entry.batch;
 }
 
@@ -31,6 +53,7 @@ void Batcher::committed(size_t bytes) {
 void Batcher::flushEntry(Entry& entry) {
   if (entry.batch.events.empty()) return;
   bufferedBytes_ -= entry.batch.arena.size();
+  entry.lastFlushBytes = entry.batch.arena.size();
   metrics::counters().add(metrics::Counter::kBatchesFlushed);
   SourceBatch out;
   out.group = entry.batch.group;

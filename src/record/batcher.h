@@ -9,6 +9,8 @@
 
 namespace kinesyslog::record {
 
+class BatchBufferPool;
+
 // Receives flushed batches; ownership moves to the sink (DESIGN §3: moved, not copied).
 class BatchSink {
  public:
@@ -21,7 +23,9 @@ class BatchSink {
 // when all buffers together hold flushSize bytes, all of them are flushed.
 class Batcher {
  public:
-  Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink);
+  // With a `pool`, a source's new batch starts with buffers sized from its previous flush.
+  Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink,
+          BatchBufferPool* pool = nullptr);
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
@@ -39,12 +43,14 @@ class Batcher {
   struct Entry {
     SourceBatch batch;
     int64_t oldestMonotonic = 0;
+    size_t lastFlushBytes = 0;  // arena bytes of this source's previous flush
   };
   void flushEntry(Entry& entry);
 
   uint64_t flushSizeBytes_;
   int64_t flushIntervalMicros_;
   BatchSink& sink_;
+  BatchBufferPool* pool_;
   uint64_t bufferedBytes_ = 0;
   std::string keyScratch_;
   std::unordered_map<std::string, Entry> entries_;

@@ -4,6 +4,7 @@
 
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
+#include "record/batch_buffer_pool.h"
 #include "record/record_encoder.h"
 #include "spool/spool_directory.h"
 #include "util/clock.h"
@@ -16,7 +17,7 @@ class SpoolingSink final : public RecordSink {
  public:
   SpoolingSink(spool::SpoolDirectory& spool, const std::atomic<bool>& giveUp)
       : spool_(spool), giveUp_(giveUp) {}
-  void onRecord(std::string&& gzipRecord, size_t /*eventCount*/) override {
+  void onRecord(std::string_view gzipRecord, size_t /*eventCount*/) override {
     using metrics::Counter;
     // A failed write (disk full, EIO) is retried: the record is the only copy of its messages.
     while (!spool_.write(gzipRecord)) {
@@ -38,8 +39,11 @@ class SpoolingSink final : public RecordSink {
 }  // namespace
 
 EncoderPool::EncoderPool(unsigned threads, std::string owner, int compressionLevel,
-                         spool::SpoolDirectory& spool)
-    : owner_(std::move(owner)), compressionLevel_(compressionLevel), spool_(spool) {
+                         spool::SpoolDirectory& spool, BatchBufferPool* buffers)
+    : owner_(std::move(owner)),
+      compressionLevel_(compressionLevel),
+      spool_(spool),
+      buffers_(buffers) {
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -84,6 +88,7 @@ void EncoderPool::run() {
     }
     encoder.encode(batch, sink);
     queuedBytes_.fetch_sub(batch.arena.size(), std::memory_order_relaxed);
+    if (buffers_ != nullptr) buffers_->recycle(std::move(batch));
 
     const auto& c = encoder.counters();
     auto& counters = metrics::counters();

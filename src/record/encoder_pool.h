@@ -16,13 +16,16 @@ class SpoolDirectory;
 
 namespace kinesyslog::record {
 
+class BatchBufferPool;
+
 // Threads that turn flushed batches into gzip records and write them to the spool, off the
 // I/O threads (DESIGN §3). A spool write that fails (disk full) keeps the record in memory and
 // is retried; nothing handed to the pool is dropped.
 class EncoderPool final : public BatchSink {
  public:
+  // Encoded batches' buffers go back to `buffers` (may be null) for the I/O threads to reuse.
   EncoderPool(unsigned threads, std::string owner, int compressionLevel,
-              spool::SpoolDirectory& spool);
+              spool::SpoolDirectory& spool, BatchBufferPool* buffers = nullptr);
   ~EncoderPool() override;
   EncoderPool(const EncoderPool&) = delete;
   EncoderPool& operator=(const EncoderPool&) = delete;
@@ -42,6 +45,7 @@ class EncoderPool final : public BatchSink {
   std::string owner_;
   int compressionLevel_;
   spool::SpoolDirectory& spool_;
+  BatchBufferPool* buffers_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<SourceBatch> queue_;

@@ -133,7 +133,7 @@ void RecordEncoder::emitOrSplit(std::string_view json, size_t first, size_t last
     counters_.events += eventCount;
     counters_.jsonBytes += json.size();
     counters_.compressedBytesOut += size;
-    sink.onRecord(std::string(compressed_.data(), size), eventCount);
+    sink.onRecord(std::string_view(compressed_.data(), size), eventCount);
     return;
   }
   if (eventCount == 1) {

@@ -33,8 +33,10 @@ struct EncoderCounters {
 class RecordSink {
  public:
   virtual ~RecordSink() = default;
-  // One gzip member (RFC 1952) of at most maxRecordBytes, holding `eventCount` events.
-  virtual void onRecord(std::string&& gzipRecord, size_t eventCount) = 0;
+  // One gzip member (RFC 1952) of at most maxRecordBytes, holding `eventCount` events. The view
+  // points into the encoder's reused output buffer and is valid only during the call: a record
+  // is written to the spool from there, never copied into a fresh allocation first.
+  virtual void onRecord(std::string_view gzipRecord, size_t eventCount) = 0;
 };
 
 // Turns a SourceBatch into CloudWatch Logs subscription records (DESIGN §1 Record):

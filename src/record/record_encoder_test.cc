@@ -29,8 +29,8 @@ struct Event {
 
 class CollectingSink : public RecordSink {
  public:
-  void onRecord(std::string&& gzipRecord, size_t eventCount) override {
-    records.push_back(std::move(gzipRecord));
+  void onRecord(std::string_view gzipRecord, size_t eventCount) override {
+    records.emplace_back(gzipRecord);
     counts.push_back(eventCount);
   }
   std::vector<std::string> records;

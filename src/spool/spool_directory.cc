@@ -83,20 +83,20 @@ std::string tempName(uint64_t sequence) {
   return fmt::format("{}{}-{}", kTempPrefix, sequence, static_cast<long>(::getpid()));
 }
 
-// Reads a whole regular file. Returns std::nullopt and sets `error` on failure.
-std::optional<std::string> readWholeFile(const std::filesystem::path& path, int& error) {
+// Reads a whole regular file into `data`, reusing its capacity. Returns false and sets `error`
+// on failure.
+bool readWholeFile(const std::filesystem::path& path, std::string& data, int& error) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     error = errno;
-    return std::nullopt;
+    return false;
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     error = errno;
     ::close(fd);
-    return std::nullopt;
+    return false;
   }
-  std::string data;
   data.resize(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (true) {
@@ -106,14 +106,14 @@ std::optional<std::string> readWholeFile(const std::filesystem::path& path, int&
       if (errno == EINTR) continue;
       error = errno;
       ::close(fd);
-      return std::nullopt;
+      return false;
     }
     if (n == 0) break;
     done += static_cast<size_t>(n);
   }
   ::close(fd);
   data.resize(done);
-  return data;
+  return true;
 }
 
 struct DecompressorDeleter {
@@ -214,6 +214,7 @@ RecoveryReport SpoolDirectory::recover() {
   const auto pid = static_cast<uint64_t>(::getpid());
   Decompressor decompressor(libdeflate_alloc_decompressor());
   std::vector<SpoolRecord> found;
+  std::string data;  // one buffer for every file checked
 
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -246,15 +247,15 @@ RecoveryReport SpoolDirectory::recover() {
     }
 
     int error = 0;
-    auto data = readWholeFile(path, error);
-    std::string reason = data ? validateGzipMember(decompressor.get(), *data)
+    const bool read = readWholeFile(path, data, error);
+    std::string reason = read ? validateGzipMember(decompressor.get(), data)
                               : fmt::format("cannot read: {}", errnoText(error));
     if (!reason.empty()) {
       ++report.corrupt;
       moveFileToCorrupt(path, reason);
       continue;
     }
-    found.push_back(SpoolRecord{*sequence, path, data->size()});
+    found.push_back(SpoolRecord{*sequence, path, data.size()});
   }
   if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
 
@@ -391,20 +392,25 @@ void SpoolDirectory::requeue(std::vector<SpoolRecord> records) {
 }
 
 std::optional<std::string> SpoolDirectory::read(const SpoolRecord& r, int* error) const {
+  std::string data;
+  if (!readInto(r, data, error)) return std::nullopt;
+  return data;
+}
+
+bool SpoolDirectory::readInto(const SpoolRecord& r, std::string& data, int* error) const {
   int readError = 0;
-  auto data = readWholeFile(r.path, readError);
-  if (!data) {
+  if (!readWholeFile(r.path, data, readError)) {
     spdlog::error("spool: cannot read {}: {}", r.path.string(), errnoText(readError));
     if (error) *error = readError;
-    return std::nullopt;
+    return false;
   }
-  if (data->size() != r.bytes) {
+  if (data.size() != r.bytes) {
     if (error) *error = EBADMSG;
     spdlog::error("spool: {} changed size on disk ({} bytes, {} written)", r.path.string(),
-                  data->size(), r.bytes);
-    return std::nullopt;
+                  data.size(), r.bytes);
+    return false;
   }
-  return data;
+  return true;
 }
 
 void SpoolDirectory::remove(const SpoolRecord& r) {

@@ -90,6 +90,8 @@ class SpoolDirectory {
   // then `*error` (when given) holds the errno value, EBADMSG for a changed size. EMFILE,
   // ENFILE and ENOMEM say nothing about the file itself.
   std::optional<std::string> read(const SpoolRecord& r, int* error = nullptr) const;
+  // The same into `data`, reusing its capacity (the uploader's buffers live across requests).
+  bool readInto(const SpoolRecord& r, std::string& data, int* error = nullptr) const;
   // Deletes a delivered record's file; bytes() drops. No directory fsync: a delete lost in a
   // crash only means the record is delivered again (delivery is at least once).
   void remove(const SpoolRecord& r);

@@ -35,15 +35,16 @@ class Relays:
         self.started = []
 
     def start(self, udp=(), tcp=(), extra=(), out=None, spool=None, env=None, user=None,
-              flush_interval="0.2", wait=True, nofile=None, args=None, gelf=False):
+              flush_interval="0.2", wait=True, nofile=None, args=None, tls=(), gelf=False):
         if args is None:
             args = R.listen_args(
                 out=self.dirs.out if out is None else out,
                 spool=self.dirs.spool if spool is None else spool,
-                udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra, gelf=gelf,
+                udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra, tls=tls,
+                gelf=gelf,
             )
         r = R.Relay(args, self.dirs.logs, env=env, user=user, nofile=nofile)
-        r.udp, r.tcp = list(udp), list(tcp)
+        r.udp, r.tcp, r.tls = list(udp), list(tcp), list(tls)
         self.started.append(r)
         if wait:
             r.wait_ready()
@@ -71,6 +72,15 @@ def output(dirs):
 def relay(relays):
     """A relay on one free UDP port and one free TCP port, delivering every 0.2 s."""
     return relays.start(udp=[R.free_port()], tcp=[R.free_port()])
+
+
+@pytest.fixture
+def pki(tmp_path):
+    """A private CA (openssl CLI) with a server certificate for localhost/127.0.0.1:
+    `pki.server_cert`, `pki.server_key`."""
+    ca = R.Pki(tmp_path / "pki")
+    ca.server_cert, ca.server_key, ca.server_serial = ca.server()
+    return ca
 
 
 # ---------------------------------------------------------------------------------------------

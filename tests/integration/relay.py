@@ -87,7 +87,8 @@ def free_port(tcp=True, udp=True):
 # The relay process
 
 
-def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=(), gelf=False):
+def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=(), tls=(),
+                gelf=False):
     args = ["listen", "--address", "127.0.0.1"]
     if gelf:
         args.append("--gelf")
@@ -99,6 +100,8 @@ def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extr
         args += ["--udp-port", str(p)]
     for p in tcp:
         args += ["--tcp-port", str(p)]
+    for p in tls:
+        args += ["--tls-port", str(p)]
     if flush_interval is not None:
         args += ["--flush-interval", str(flush_interval)]
     return args + list(extra)
@@ -241,8 +244,11 @@ def problem_lines(stderr):
 # Senders
 
 
-def tcp_connect(port, timeout=10.0):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def tcp_connect(port, timeout=10.0, source=None):
+    """A TCP connection to 127.0.0.1:port, from the loopback address `source` when given."""
+    s = socket.create_connection(
+        ("127.0.0.1", port), timeout=timeout, source_address=(source, 0) if source else None
+    )
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -270,6 +276,274 @@ def udp_send(port, datagrams, pace=0.0):
 def octet(msg):
     """RFC 6587 section 3.4.1 octet-counting frame."""
     return str(len(msg)).encode() + b" " + msg
+
+
+def closed_by_peer(sock, timeout=WAIT_TIMEOUT):
+    """True once the other end has closed `sock` (EOF or reset); False if it is still open after
+    `timeout` seconds. Bytes the peer sends meanwhile are read and ignored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            if sock.recv(4096) == b"":
+                return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# PROXY protocol headers (haproxy's proxy-protocol.txt; section numbers are its own)
+
+PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC32C (Castagnoli), RFC 4960 Appendix B; PP2_TYPE_CRC32C's checksum (section 2.2.3)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283
+
+
+def proxy_v1(proto, src="", dst="", sport=0, dport=0):
+    """A v1 line (section 2.1): `PROXY TCP4|TCP6 src dst sport dport` or `PROXY UNKNOWN ...`."""
+    if proto == "UNKNOWN" and not src:
+        return b"PROXY UNKNOWN\r\n"
+    return f"PROXY {proto} {src} {dst} {sport} {dport}\r\n".encode()
+
+
+def proxy_tlv(kind, value):
+    """One v2 TLV (section 2.2): type, 2-byte big-endian length, value."""
+    return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+
+def proxy_aws_vpce_tlv(endpoint_id):
+    """AWS's TLV 0xEA with subtype 0x01: the VPC endpoint id."""
+    return proxy_tlv(0xEA, b"\x01" + endpoint_id.encode())
+
+
+def proxy_v2(src=None, dst=None, sport=0, dport=0, local=False, family=None, block=b"",
+             tlvs=b"", crc=False):
+    """A v2 header (section 2.2). With `src` and `dst`: TCP over IPv4 or IPv6 by the address
+    (family 0x11 or 0x21); otherwise the `family` byte and address `block` as given. `local`
+    sends the LOCAL command. `crc` appends a PP2_TYPE_CRC32C TLV holding the right checksum."""
+    if src is not None:
+        af = socket.AF_INET6 if ":" in src else socket.AF_INET
+        family = 0x21 if af == socket.AF_INET6 else 0x11
+        block = (socket.inet_pton(af, src) + socket.inet_pton(af, dst) +
+                 sport.to_bytes(2, "big") + dport.to_bytes(2, "big"))
+    body = block + tlvs + (proxy_tlv(0x03, bytes(4)) if crc else b"")
+    header = (PROXY_V2_SIGNATURE + bytes([0x20 if local else 0x21, family or 0]) +
+              len(body).to_bytes(2, "big") + body)
+    if crc:
+        header = header[:-4] + crc32c(header).to_bytes(4, "big")
+    return header
+
+
+# ---------------------------------------------------------------------------------------------
+# haproxy, a real PROXY protocol sender
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+def tcp_listening(port, address="127.0.0.1"):
+    """True when a socket listens on address:port (read from /proc/net/tcp, so that checking
+    does not open a connection)."""
+    want = f"{socket.htonl(int.from_bytes(socket.inet_aton(address), 'big')):08X}:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want and fields[3] == "0A":
+                return True
+    return False
+
+
+class Haproxy:
+    """haproxy in TCP mode on 127.0.0.1:`port`, forwarding every connection to the relay's
+    127.0.0.1:`server_port` with `send_proxy` (`send-proxy` for v1, `send-proxy-v2`), its own
+    connections to the relay coming from `source`."""
+
+    def __init__(self, log_dir, port, server_port, send_proxy="send-proxy", source="127.0.0.9"):
+        log_dir = Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.port = port
+        n = 0
+        while (log_dir / f"haproxy-{n}.cfg").exists():
+            n += 1
+        self.config_path = log_dir / f"haproxy-{n}.cfg"
+        self.log_path = log_dir / f"haproxy-{n}.log"
+        self.config_path.write_text(
+            "global\n"
+            "    nbthread 1\n"
+            "    maxconn 200\n"
+            "defaults\n"
+            "    mode tcp\n"
+            "    timeout connect 5s\n"
+            "    timeout client 60s\n"
+            "    timeout server 60s\n"
+            "frontend syslog\n"
+            f"    bind 127.0.0.1:{port}\n"
+            "    default_backend relay\n"
+            "backend relay\n"
+            f"    server relay 127.0.0.1:{server_port} {send_proxy} source {source}\n"
+        )
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [HAPROXY, "-db", "-f", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not tcp_listening(port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"haproxy did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.02)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS (RFC 5425): certificates made with the openssl CLI, real clients
+
+
+class Pki:
+    """A private CA in `directory` made with the `openssl` CLI: certificates it signs and a CRL
+    of the ones it revoked (`openssl ca`). Every path returned is a PEM file."""
+
+    def __init__(self, directory, name="Test CA"):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.ca_key = self.dir / "ca.key"
+        self.ca = self.dir / "ca.pem"
+        self._serial = 0x100
+        self._openssl(
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", self.ca_key, "-out", self.ca, "-days", "2", "-subj", f"/CN={name}",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        )
+        (self.dir / "index.txt").write_text("")
+        (self.dir / "crlnumber").write_text("01\n")
+        self.ca_config = self.dir / "ca.cnf"
+        self.ca_config.write_text(
+            "[ca]\ndefault_ca = local\n[local]\n"
+            f"database = {self.dir}/index.txt\ncrlnumber = {self.dir}/crlnumber\n"
+            f"certificate = {self.ca}\nprivate_key = {self.ca_key}\n"
+            "default_md = sha256\ndefault_crl_days = 2\n"
+        )
+
+    def _openssl(self, *args):
+        p = subprocess.run(["openssl", *map(str, args)], capture_output=True, timeout=60)
+        assert p.returncode == 0, f"openssl {args[0]} failed: {p.stderr.decode(errors='replace')}"
+        return p
+
+    def issue(self, name, dns=(), ip=(), cn=None, serial=None, client=True, key_pass=None):
+        """A certificate and key signed by this CA; returns (cert_path, key_path, serial)."""
+        if serial is None:
+            self._serial += 1
+            serial = self._serial
+        key, csr = self.dir / f"{name}.key", self.dir / f"{name}.csr"
+        cert, ext = self.dir / f"{name}.pem", self.dir / f"{name}.ext"
+        self._openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-out", key)
+        self._openssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/CN={cn or name}")
+        sans = [f"DNS:{d}" for d in dns] + [f"IP:{a}" for a in ip]
+        lines = ["basicConstraints=CA:FALSE",
+                 "extendedKeyUsage=" + ("clientAuth" if client else "serverAuth")]
+        if sans:
+            lines.append("subjectAltName=" + ",".join(sans))
+        ext.write_text("\n".join(lines) + "\n")
+        self._openssl("x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                      "-set_serial", str(serial), "-days", "2", "-extfile", ext, "-out", cert)
+        if key_pass is not None:
+            encrypted = self.dir / f"{name}.encrypted.key"
+            self._openssl("pkey", "-in", key, "-out", encrypted, "-aes256",
+                          "-passout", f"pass:{key_pass}")
+            key = encrypted
+        return cert, key, serial
+
+    def server(self, name="server", serial=None):
+        """A server certificate for localhost and 127.0.0.1."""
+        return self.issue(name, dns=["localhost"], ip=["127.0.0.1"], cn="localhost",
+                          serial=serial, client=False)
+
+    def revoke(self, cert):
+        self._openssl("ca", "-config", self.ca_config, "-revoke", cert)
+
+    def crl(self, name="ca.crl"):
+        path = self.dir / name
+        self._openssl("ca", "-config", self.ca_config, "-gencrl", "-out", path)
+        return path
+
+
+def s_client_args(port, ca=None, cert=None, key=None, extra=()):
+    """`openssl s_client` sending its stdin to the relay and leaving at its end (-no_ign_eof;
+    -quiet alone would wait for the server to close)."""
+    args = ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-quiet", "-no_ign_eof"]
+    if ca is not None:
+        args += ["-CAfile", str(ca), "-verify_return_error"]
+    if cert is not None:
+        args += ["-cert", str(cert), "-key", str(key)]
+    return args + list(extra)
+
+
+def s_client(port, data, ca=None, cert=None, key=None, extra=(), timeout=30):
+    """Sends `data` over one TLS connection made by `openssl s_client`."""
+    return subprocess.run(
+        s_client_args(port, ca, cert, key, extra), input=data, capture_output=True,
+        timeout=timeout,
+    )
+
+
+def served_certificate(port, ca):
+    """The certificate the relay serves to a new connection, as Python's ssl decodes it."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert()
+
+
+def read_until_closed(sock, timeout=WAIT_TIMEOUT):
+    """Reads until the peer closes (EOF or reset); returns what arrived, raises on timeout."""
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+    except ConnectionResetError:
+        return got
 
 
 def udp_socket(source="127.0.0.1"):

@@ -79,3 +79,44 @@ def test_full_spool_pauses_tcp_and_drops_udp(relays, dirs, output):
     assert c["tcp_read_pauses"] >= 1, c
     # The drop was logged, not silent.
     assert "dropped" in r.stderr
+
+
+def test_datagrams_the_kernel_drops_are_counted(relays, output):
+    """A relay that cannot read (stopped here with SIGSTOP) loses datagrams in the kernel once
+    the socket buffers are full; SO_RXQ_OVFL makes the relay count every one of them. The
+    kernel reports its count with the datagrams queued after the drops, so the sender goes on
+    sending (from the same socket: the same SO_REUSEPORT socket receives them)."""
+    import signal
+    import socket
+
+    r = relays.start(udp=[R.free_port()])
+    sent = 60_000
+    payload = b"x" * 900  # 60,000 x ~1.5 KiB of buffer each: far past any SO_RCVBUF
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def send(i):
+        s.sendto(b"<13>1 2026-01-01T00:00:00Z h app - - - seq=k%05d " % i + payload,
+                 ("127.0.0.1", r.udp[0]))
+
+    r.send_signal(signal.SIGSTOP)
+    try:
+        for i in range(sent - 20):
+            send(i)
+    finally:
+        r.send_signal(signal.SIGCONT)
+    output.wait_events(lambda evs: len(evs) > 0, what="the datagrams the kernel kept")
+    for i in range(sent - 20, sent):
+        send(i)
+        time.sleep(0.01)
+    s.close()
+    output.wait_events(lambda evs: any("seq=k%05d" % (sent - 1) in e["message"] for e in evs),
+                       what="the datagrams sent after the relay resumed")
+    assert r.stop() == 0, r.stderr
+    c = r.counters()
+    assert c["udp_kernel_dropped"] > 0, c
+    # Every datagram was either read or counted as dropped by the kernel (loopback drops only
+    # at the receiving socket's buffer).
+    assert c["udp_datagrams"] + c["udp_kernel_dropped"] == sent, c
+    delivered = {SEQ_RE.search(e["message"]).group(1) for e in output.events()}
+    assert len(delivered) == c["udp_datagrams"], c
+    assert "dropped by the kernel" in r.stderr

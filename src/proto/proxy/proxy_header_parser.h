@@ -26,11 +26,15 @@ enum class ProxyError : uint8_t {
   kV2BadFamily,        // unknown address family / transport byte
   kV2ShortAddress,     // the length is too small for the family's address block
   kV2TlvMalformed,     // a TLV runs past the header's end, or a bounded TLV is too long
-  kV2CrcMismatch,      // PP2_TYPE_CRC32C present and wrong (§2.2.5)
+  kV2CrcMismatch,      // PP2_TYPE_CRC32C present and wrong (§2.2.3)
   kV2TooLong,          // the header's length exceeds the parser's cap
 };
 
 std::string_view proxyErrorName(ProxyError error);
+
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) as RFC 4960 Appendix B computes it; the
+// checksum of PP2_TYPE_CRC32C (PROXY v2 §2.2.3). crc32c("123456789") == 0xE3069283.
+uint32_t crc32c(std::string_view bytes);
 
 // The parsed header. When `useRealPeer` is true (v2 LOCAL, v1 UNKNOWN, AF_UNSPEC, AF_UNIX), the
 // caller keeps the connection's real peer address (PROXY v2 §2.2: LOCAL "must ignore" the
@@ -57,6 +61,9 @@ class ProxyHeaderParser {
   // v1 lines are at most 107 bytes (§2.1); v2 headers at most 16 + kMaxV2Length.
   static constexpr size_t kMaxV1Length = 107;
   static constexpr size_t kMaxV2Length = 4096;
+  // AWS PrivateLink endpoint ids are "vpce-" and 17 hex digits; a longer value in TLV 0xEA
+  // is refused (kV2TlvMalformed) rather than carried into our logs.
+  static constexpr size_t kMaxAwsVpcEndpointIdLength = 64;
 
   // Feeds the next bytes of the connection (those after everything fed before). Bytes past the
   // end of the header are ignored (not consumed). After kDone or kError, further calls return
@@ -71,6 +78,16 @@ class ProxyHeaderParser {
   size_t headerLength() const { return headerLength_; }
 
  private:
+  size_t bytesWanted() const;
+  void examine();
+  void examineV1();
+  void examineV2();
+  void parseV1Line(std::string_view line);
+  void parseV2(uint8_t command, uint8_t familyByte, size_t length);
+  bool parseV2Tlvs(size_t from, size_t to);
+  void finish(size_t headerLength);
+  void fail(ProxyError error);
+
   ProxyOutcome outcome_ = ProxyOutcome::kNeedMore;
   ProxyError error_ = ProxyError::kNone;
   ProxyHeader header_;
