@@ -1,6 +1,6 @@
 """GELF input (issue 6; DESIGN section 1, Inputs and Event): `--gelf` makes every listener take
 GELF 1.1. A real client (Debian's python3-graypy, through Python logging) over UDP with zlib and
-chunking and over TCP; hand-made datagrams for chunk reassembly (out of order, duplicates,
+chunking, over TCP, over TLS and behind haproxy's PROXY protocol; hand-made datagrams for chunk reassembly (out of order, duplicates,
 missing and late chunks, more than 128 chunks), zlib and gzip, decompression bombs, invalid JSON,
 missing fields and oversize messages; floods of first chunks that must stay within the chunk
 assembler's caps while a well-behaved sender's messages still arrive; --group-prefix.
@@ -162,8 +162,49 @@ def test_graypy_tcp(relays, output):
     assert c["gelf_invalid_json"] == 0 and c["frames_incomplete"] == 0
 
 
-def test_graypy_tls_waits_for_the_tls_listener():
-    pytest.skip("TLS listeners are built on branch `tls`; GELFTLSHandler joins this file then")
+class RecordingTLSHandler(Recording, graypy.GELFTLSHandler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sent = []
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # graypy's ssl.wrap_socket()
+def test_graypy_tls(relays, output, pki):
+    port = R.free_port()
+    r = relays.start(tls=[port], gelf=True,
+                     extra=["--cert", str(pki.server_cert), "--key", str(pki.server_key)])
+    # graypy checks the relay's certificate against the test CA (it does not check the name).
+    handler = RecordingTLSHandler("127.0.0.1", port, validate=True, ca_certs=str(pki.ca))
+    log = gelf_logger("gelf.tls", handler)
+    rng = random.Random(66)
+    for i in range(100):
+        log.warning("tls %d %s", i, random_text(rng, rng.randint(0, 3000)))
+    handler.close()
+    check_delivered(output, handler.sent)
+    assert r.stop() == 0
+    c = r.counters()
+    assert c["tls_handshakes"] == 1
+    assert c["messages_received"] == 100 and c["gelf_invalid_json"] == 0
+
+
+@pytest.mark.parametrize("send_proxy", ["send-proxy", "send-proxy-v2"])
+def test_graypy_tcp_behind_haproxy(relays, output, dirs, send_proxy):
+    port = R.free_port()
+    r = relays.start(tcp=[port], gelf=True, extra=["--proxy-protocol", str(port)])
+    # haproxy's own connection comes from 127.0.0.9; graypy's address (127.0.0.1) reaches the
+    # relay only in the PROXY header, and must be the records' logStream.
+    proxy = R.Haproxy(dirs.logs, port=R.free_port(), server_port=port, send_proxy=send_proxy)
+    try:
+        handler = RecordingTCPHandler("127.0.0.1", proxy.port)
+        log = gelf_logger("gelf.proxy", handler)
+        for i in range(20):
+            log.info("behind %s %d", send_proxy, i)
+        handler.close()
+        check_delivered(output, handler.sent, stream="127.0.0.1")
+    finally:
+        proxy.stop()
+    assert r.stop() == 0
+    assert r.counters()["proxy_headers_accepted"] >= 1
 
 
 # ---------------------------------------------------------------------------------------------
