@@ -71,7 +71,6 @@ void refuseUnimplemented(const ListenOptions& o) {
   auto refuse = [](const std::string& what) {
     throw StartupError(kExitConfig, what + " is not supported by this build yet");
   };
-  if (o.gelf) refuse("--gelf");
   if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
   if (o.outputDir.empty() && o.stream.empty()) {
     throw StartupError(kExitConfig,
@@ -252,6 +251,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.flushSizeBytes = o.flushSize;
   workerOptions.flushIntervalMicros = static_cast<int64_t>(o.flushIntervalSeconds * 1e6);
   workerOptions.groupPrefix = o.groupPrefix;
+  workerOptions.gelf = o.gelf;
   workerOptions.batchBuffers = &batchBuffers;
   workerOptions.tlsHandshakeTimeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
@@ -287,8 +287,8 @@ int runListen(const ListenOptions& o) {
                              workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
   }
   listening.resize(listening.size() - 2);
-  spdlog::info("ready: {}; {} workers; spool {}; delivering to {}", listening, o.workers,
-               o.spoolDir, target->describe());
+  spdlog::info("ready: {} ({}); {} workers; spool {}; delivering to {}", listening,
+               o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
   int signal = 0;
   for (;;) {

@@ -174,9 +174,11 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   option(listen->add_option("--endpoint-url", o.endpointUrl, "Firehose endpoint URL"));
   option(listen->add_option("--sts-endpoint-url", o.stsEndpointUrl, "STS endpoint URL"));
   option(listen->add_option("--group-prefix", o.groupPrefix,
-                            "Log group prefix: groups become PREFIX/syslog/PORT"));
+                            "Log group prefix: groups become PREFIX/syslog/PORT "
+                            "(PREFIX/gelf/PORT with --gelf)"));
   option(listen->add_option("--prometheus-port", o.prometheusPort, "Prometheus metrics port"));
-  option(listen->add_flag("--gelf", o.gelf, "Receive GELF instead of Syslog"), true);
+  option(listen->add_flag("--gelf", o.gelf, "Receive GELF instead of Syslog on every listener"),
+         true);
   option(listen->add_flag("--debug", o.debug, "Debug logging"), true);
   option(listen->add_option("--workers", o.workers, "I/O threads (default: cores)")
              ->check(CLI::Range(1u, 256u)));

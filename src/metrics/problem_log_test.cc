@@ -30,6 +30,7 @@ TEST(RelayCounters, FormatNamesEveryCounter) {
   EXPECT_NE(text.find("udp_dropped=3"), std::string::npos);
   EXPECT_NE(text.find("messages_received=0"), std::string::npos);
   EXPECT_EQ(counterName(Counter::kDeliveryFailures), "delivery_failures");
+  EXPECT_EQ(counterName(Counter::kGelfInvalidTimestamp), "gelf_invalid_timestamp");
   size_t pairs = 1;
   for (char ch : text) pairs += ch == ' ';
   EXPECT_EQ(pairs, static_cast<size_t>(Counter::kCount));

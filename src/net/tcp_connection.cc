@@ -8,7 +8,6 @@
 #include "metrics/relay_counters.h"
 #include "net/tls_session.h"
 #include "net/worker.h"
-#include "proto/syslog/syslog_event.h"
 #include "util/clock.h"
 
 namespace kinesyslog::net {
@@ -25,8 +24,7 @@ TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::
     : worker_(worker),
       socket_(std::move(socket)),
       source_(std::move(source)),
-      group_(group),
-      framer_(worker.options().maxMessageSize),
+      protocol_(makeStreamProtocol(worker, group)),
       tls_(tls ? std::make_unique<TlsSession>(std::move(tls)) : nullptr),
       timer_(worker.io()),
       drainTimer_(worker.io()) {
@@ -161,7 +159,8 @@ void TcpConnection::retryLater(std::chrono::milliseconds delay) {
 
 void TcpConnection::onReadable() {
   auto& backpressure = worker_.backpressure();
-  if (backpressure.intakeBlocked() || backpressure.shouldPauseForPartial(framer_.bufferedBytes())) {
+  if (backpressure.intakeBlocked() ||
+      backpressure.shouldPauseForPartial(protocol_->bufferedBytes())) {
     metrics::counters().add(metrics::Counter::kTcpReadPauses);
     retryLater(kPauseRecheck);
     return;
@@ -176,7 +175,7 @@ void TcpConnection::onReadable() {
     status = readSome(buffer.data(), buffer.size(), n);
     if (n > 0) {
       bytes += n;
-      framer_.feed(std::string_view(buffer.data(), n), *this);
+      protocol_->feed(std::string_view(buffer.data(), n), currentRead());
     }
     if (status != ReadStatus::kFull) break;  // drained what the kernel (and OpenSSL) had
   }
@@ -237,43 +236,9 @@ TcpConnection::ReadStatus TcpConnection::readSome(char* data, size_t size, size_
   return got < size ? ReadStatus::kDrained : ReadStatus::kFull;
 }
 
-void TcpConnection::onFrame(std::string_view message, syslog::FrameFlags flags) {
-  (void)flags;  // truncation and incompleteness are counted from the framer's own counters
-  const auto& options = worker_.options();
-  auto& batcher = worker_.batcher();
-  auto& batch = batcher.batchFor(group_, source_, monotonicNow_);
-  auto appended = syslog::appendSyslogEvent(batch, message, receiveMicros_, source_, *options.zone,
-                                            options.maxMessageSize);
-  if (appended.bytes == 0) return;
-  ++messages_;
-  rewritten_ += appended.rewritten;
-  batcher.committed(appended.bytes);
-}
-
 void TcpConnection::publishCounters() {
-  using metrics::Counter;
-  auto& counters = metrics::counters();
-  const syslog::FramerCounters& now = framer_.counters();
-  if (messages_ > 0) counters.add(Counter::kMessagesReceived, messages_);
-  if (rewritten_ > 0) counters.add(Counter::kMessagesRewritten, rewritten_);
-  messages_ = rewritten_ = 0;
-  if (now.truncated != framerReported_.truncated) {
-    counters.add(Counter::kMessagesTruncated, now.truncated - framerReported_.truncated);
-    metrics::problems().report(metrics::Problem::kMessageTruncated, monotonicNow_,
-                               "TCP message longer than --max-message-size from " + source_);
-  }
-  if (now.incomplete != framerReported_.incomplete) {
-    counters.add(Counter::kFramesIncomplete, now.incomplete - framerReported_.incomplete);
-    metrics::problems().report(metrics::Problem::kFrameIncomplete, monotonicNow_,
-                               source_ +
-                                   " closed the connection mid-message; delivered what "
-                                   "arrived");
-  }
-  counters.add(Counter::kFramesEmpty, now.emptySkipped - framerReported_.emptySkipped);
-  counters.add(Counter::kBytesDiscarded, now.discardedBytes - framerReported_.discardedBytes);
-  framerReported_ = now;
-
-  size_t partial = framer_.bufferedBytes();
+  protocol_->publishCounters(currentRead());
+  size_t partial = protocol_->bufferedBytes();
   if (partial != partialReported_) {
     worker_.backpressure().partialChanged(static_cast<int64_t>(partial) -
                                           static_cast<int64_t>(partialReported_));
@@ -313,9 +278,8 @@ void TcpConnection::closeNow() {
 void TcpConnection::close(bool /*peerClosed*/) {
   if (closed_) return;
   closed_ = true;
-  // RFC 6587 gives no way to know a frame was complete when the stream ends; what arrived is
-  // delivered rather than lost (DESIGN §1 Inputs).
-  framer_.finish(*this);
+  // What arrived is delivered rather than lost (DESIGN §1 Inputs); the protocol decides how.
+  protocol_->finish(currentRead());
   publishCounters();
   std::error_code ignored;
   timer_.cancel();

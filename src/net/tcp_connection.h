@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "proto/syslog/stream_framer.h"
+#include "net/stream_protocol.h"
 
 namespace kinesyslog::net {
 
@@ -14,17 +14,17 @@ class Worker;
 class TlsContext;
 class TlsSession;
 
-// One TCP or TLS syslog connection: reads into the worker's shared buffer (an idle connection
-// holds no read buffer), frames with RFC 6587 and appends events to the worker's batches.
+// One TCP or TLS connection: reads into the worker's shared buffer (an idle connection holds
+// no read buffer) and hands the bytes to its StreamProtocol (syslog or GELF), which frames them
+// and appends events to the worker's batches.
 // With a TLS context it is an RFC 5425 connection: a handshake stage (bounded by the handshake
 // timeout) comes first, then the same read loop over TLS records (RFC 5425 §4.3: the same
-// octet-counted framing inside TLS).
-class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
-                            private syslog::FrameSink {
+// octet-counted framing inside TLS; GELF's NUL-ended frames likewise).
+class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
  public:
   TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
                 const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr);
-  ~TcpConnection() override;
+  ~TcpConnection();
   void start();
   // Shutdown: keep reading until the peer closes or no data arrives for the drain idle time.
   void beginDrain();
@@ -46,14 +46,13 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
   void retryLater(std::chrono::milliseconds delay);
   void armDrainTimer();
   void close(bool peerClosed);
-  void onFrame(std::string_view message, syslog::FrameFlags flags) override;
   void publishCounters();
+  StreamRead currentRead() const { return StreamRead{source_, receiveMicros_, monotonicNow_}; }
 
   Worker& worker_;
   asio::ip::tcp::socket socket_;
   std::string source_;
-  std::string group_;
-  syslog::StreamFramer framer_;
+  std::unique_ptr<StreamProtocol> protocol_;
   std::unique_ptr<TlsSession> tls_;  // null for plain TCP
   std::string readError_;            // why the last read failed (kFailed)
   asio::steady_timer timer_;         // handshake timeout, then backpressure rechecks
@@ -64,11 +63,9 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
   bool paused_ = false;
   bool handshaking_ = false;
   int64_t lastDataMonotonic_ = 0;
-  // Per-read tallies, published once per read to keep atomics off the per-message path.
+  // The clocks of the current read, handed to the protocol with the bytes.
   int64_t receiveMicros_ = 0;
   int64_t monotonicNow_ = 0;
-  uint64_t messages_ = 0, truncated_ = 0, rewritten_ = 0;
-  syslog::FramerCounters framerReported_{};
 };
 
 }  // namespace kinesyslog::net

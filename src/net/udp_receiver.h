@@ -5,15 +5,22 @@
 #include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "proto/gelf/gelf_datagram.h"
 
 namespace kinesyslog::net {
 
 class Worker;
 
 // One UDP socket of one worker. Reads datagrams in batches with recvmmsg (DESIGN §3): one
-// message per datagram (RFC 5426 §3.1).
+// syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram (plain, zlib,
+// gzip or a chunk; the chunk sets of this socket's senders are reassembled here: with
+// SO_REUSEPORT the kernel hashes each sender's 4-tuple to one socket, so all chunks of a
+// message reach the same receiver).
 class UdpReceiver {
  public:
   UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6);
@@ -31,6 +38,12 @@ class UdpReceiver {
   void countKernelDrops(const msghdr& header);
   // Reads up to `maxBatches` recvmmsg batches.
   ReadResult readBatches(int maxBatches);
+  // --gelf: one datagram into at most one event; returns true when an event was added.
+  bool appendGelfDatagram(std::string_view datagram, int64_t receiveMicros, int64_t monotonic);
+  // --gelf: counters and problem-log lines for what the decoder and event builder did.
+  void publishGelfCounters(int64_t monotonic);
+  // --gelf: wakes up at the earliest chunk-set deadline, so expiry needs no traffic.
+  void scheduleExpiry();
 
   static constexpr unsigned kBatch = 32;
   // After a wake-up that found less than a batch, the next read waits this long instead of
@@ -59,6 +72,16 @@ class UdpReceiver {
   sockaddr_storage lastAddress_{};
   socklen_t lastAddressLength_ = 0;
   std::string lastSource_;
+
+  struct GelfTallies {
+    uint64_t invalidJson = 0, missingFields = 0, invalidTimestamp = 0, oversize = 0, empty = 0;
+  };
+  std::unique_ptr<gelf::GelfDatagramDecoder> gelf_;  // --gelf only
+  asio::steady_timer expiryTimer_;
+  int64_t armedDeadline_ = 0;  // the deadline expiryTimer_ waits for; 0: not armed
+  GelfTallies gelfTallies_;
+  gelf::ChunkCounters chunksReported_{};
+  gelf::DatagramCounters datagramsReported_{};
 };
 
 }  // namespace kinesyslog::net

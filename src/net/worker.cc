@@ -6,6 +6,7 @@
 #include "net/tcp_connection.h"
 #include "net/tcp_listener.h"
 #include "net/udp_receiver.h"
+#include "proto/gelf/gelf_event.h"
 #include "util/clock.h"
 
 namespace kinesyslog::net {
@@ -22,6 +23,8 @@ Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& 
       batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers),
       backpressure_(backpressure),
       readBuffer_(kReadBufferBytes),
+      gelfParser_(options.gelf ? std::make_unique<gelf::GelfParser>(options.maxMessageSize)
+                               : nullptr),
       flushTimer_(io_),
       deadlineTimer_(io_) {}
 
@@ -30,9 +33,9 @@ Worker::~Worker() {
 }
 
 std::string Worker::groupFor(uint16_t port) const {
-  if (options_.groupPrefix.empty()) return "syslog_message";
-  // kinesyslog 2.x layout (DESIGN §1 Record): PREFIX/syslog/PORT.
-  return options_.groupPrefix + "/syslog/" + std::to_string(port);
+  if (options_.groupPrefix.empty()) return options_.gelf ? "gelf_message" : "syslog_message";
+  // kinesyslog 2.x layout (DESIGN §1 Record): PREFIX/syslog/PORT or PREFIX/gelf/PORT.
+  return options_.groupPrefix + (options_.gelf ? "/gelf/" : "/syslog/") + std::to_string(port);
 }
 
 void Worker::addUdpSocket(int fd, uint16_t port, bool ipv6) {

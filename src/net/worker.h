@@ -17,6 +17,9 @@
 namespace kinesyslog::syslog {
 class LocalZone;
 }
+namespace kinesyslog::gelf {
+class GelfParser;
+}
 namespace kinesyslog::record {
 class BatchBufferPool;
 }
@@ -35,6 +38,7 @@ struct WorkerOptions {
   uint64_t flushSizeBytes = 4 * 1024 * 1024;
   int64_t flushIntervalMicros = 60'000'000;
   std::string groupPrefix;  // empty: the seed's fixed group names
+  bool gelf = false;        // --gelf: every listener takes GELF instead of syslog
   std::chrono::milliseconds drainIdle{500};
   record::BatchBufferPool* batchBuffers = nullptr;  // shared with the encoders; may be null
   std::chrono::milliseconds tlsHandshakeTimeout{10'000};
@@ -76,6 +80,9 @@ class Worker {
   const WorkerOptions& options() const { return options_; }
   std::vector<char>& readBuffer() { return readBuffer_; }
   std::string groupFor(uint16_t port) const;
+  // The GELF JSON checker of this thread (--gelf only): simdjson's buffers, shared by the
+  // worker's UDP sockets and connections.
+  gelf::GelfParser& gelfParser() { return *gelfParser_; }
   bool shuttingDown() const { return shuttingDown_; }
   void adopt(std::shared_ptr<TcpConnection> connection);
   void forget(TcpConnection* connection);
@@ -94,6 +101,7 @@ class Worker {
   record::Batcher batcher_;
   Backpressure& backpressure_;
   std::vector<char> readBuffer_;
+  std::unique_ptr<gelf::GelfParser> gelfParser_;
   std::vector<std::unique_ptr<UdpReceiver>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
   std::unordered_map<TcpConnection*, std::shared_ptr<TcpConnection>> connections_;

@@ -35,12 +35,13 @@ class Relays:
         self.started = []
 
     def start(self, udp=(), tcp=(), extra=(), out=None, spool=None, env=None, user=None,
-              flush_interval="0.2", wait=True, nofile=None, args=None, tls=()):
+              flush_interval="0.2", wait=True, nofile=None, args=None, tls=(), gelf=False):
         if args is None:
             args = R.listen_args(
                 out=self.dirs.out if out is None else out,
                 spool=self.dirs.spool if spool is None else spool,
                 udp=udp, tcp=tcp, flush_interval=flush_interval, extra=extra, tls=tls,
+                gelf=gelf,
             )
         r = R.Relay(args, self.dirs.logs, env=env, user=user, nofile=nofile)
         r.udp, r.tcp, r.tls = list(udp), list(tcp), list(tls)

@@ -7,11 +7,13 @@ Standard library only.
 
 import calendar
 import datetime
+import decimal
 import json
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 import zlib
@@ -85,8 +87,11 @@ def free_port(tcp=True, udp=True):
 # The relay process
 
 
-def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=(), tls=()):
+def listen_args(out=None, spool=None, udp=(), tcp=(), flush_interval="0.2", extra=(), tls=(),
+                gelf=False):
     args = ["listen", "--address", "127.0.0.1"]
+    if gelf:
+        args.append("--gelf")
     if out is not None:
         args += ["--output-dir", str(out)]
     if spool is not None:
@@ -199,6 +204,9 @@ class Relay:
     def counters(self):
         return final_counters(self.stderr)
 
+    def status_kib(self, field):
+        return proc_status_kib(self.proc.pid, field)
+
 
 def final_counters(stderr):
     """The `final counters: name=value ...` line logged at exit, as a dict of ints."""
@@ -208,6 +216,14 @@ def final_counters(stderr):
             pairs = re.findall(r"([A-Za-z0-9_.]+)=(-?\d+)", line[at:])
             return {k: int(v) for k, v in pairs}
     raise AssertionError(f"no 'final counters:' line in stderr:\n{stderr}")
+
+
+def proc_status_kib(pid, field):
+    """A `VmXXX:   N kB` line of /proc/<pid>/status (VmHWM: peak resident set), in KiB."""
+    text = Path(f"/proc/{pid}/status").read_text()
+    m = re.search(rf"^{field}:\s+(\d+) kB$", text, re.M)
+    assert m, f"no {field} in /proc/{pid}/status"
+    return int(m.group(1))
 
 
 def problem_lines(stderr):
@@ -528,6 +544,66 @@ def read_until_closed(sock, timeout=WAIT_TIMEOUT):
             got += chunk
     except ConnectionResetError:
         return got
+
+
+def udp_socket(source="127.0.0.1"):
+    """A UDP socket bound to `source` (any 127.0.0.0/8 address is loopback on Linux), so one test
+    can play several senders."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((source, 0))
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# GELF (GELF 1.1 payload specification and "GELF via UDP" chunking)
+
+GELF_MAGIC = b"\x1e\x0f"
+
+
+_NOW = object()
+
+
+def gelf_json(short_message, host="test-host", timestamp=_NOW, **fields):
+    """A GELF 1.1 message as compact JSON bytes: `timestamp` is now unless given (None: no
+    timestamp field); extra fields go in as given (`_name` keys)."""
+    doc = {"version": "1.1", "host": host, "short_message": short_message}
+    if timestamp is _NOW:
+        timestamp = round(time.time(), 6)
+    if timestamp is not None:
+        doc["timestamp"] = timestamp
+    doc.update(fields)
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def gelf_chunk(msg_id, seq, count, piece):
+    """One chunk: magic, 8-byte message id, sequence number, sequence count, piece."""
+    return GELF_MAGIC + struct.pack(">Q", msg_id) + bytes([seq, count]) + piece
+
+
+def gelf_chunks(payload, size, msg_id):
+    """`payload` cut into chunks of `size` bytes (the count is not checked: tests send bad ones)."""
+    pieces = [payload[i:i + size] for i in range(0, len(payload), size)] or [b""]
+    return [gelf_chunk(msg_id, i, len(pieces), p) for i, p in enumerate(pieces)]
+
+
+def gelf_chunks_exactly(payload, count, msg_id):
+    """`payload` cut into exactly `count` chunks (sequence count `count`, even if over 128)."""
+    cuts = [i * len(payload) // count for i in range(count + 1)]
+    return [gelf_chunk(msg_id, i, count, payload[cuts[i]:cuts[i + 1]]) for i in range(count)]
+
+
+def gelf_timestamp_ms(value):
+    """The event timestamp the relay must produce for a GELF `timestamp` (a JSON number as text,
+    or a float as Python writes it): seconds to milliseconds, half up on the decimal digits."""
+    seconds = decimal.Decimal(value if isinstance(value, str) else repr(value))
+    return int((seconds * 1000).quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+
+
+def raw_gelf_timestamp(message):
+    """The `timestamp` value of a GELF JSON text exactly as written (number text)."""
+    m = re.search(r'"timestamp"\s*:\s*(-?[0-9][0-9.eE+-]*)', message)
+    assert m, f"no numeric timestamp in {message[:200]!r}"
+    return m.group(1)
 
 
 # ---------------------------------------------------------------------------------------------

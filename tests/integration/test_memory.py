@@ -11,19 +11,13 @@ import resource
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import relay as R
 
 MIB = 1 << 20
 
 
-def proc_status_kib(pid, field):
-    """A `VmXXX:   N kB` line of /proc/<pid>/status, in KiB."""
-    text = Path(f"/proc/{pid}/status").read_text()
-    m = re.search(rf"^{field}:\s+(\d+) kB$", text, re.M)
-    assert m, f"no {field} in /proc/{pid}/status"
-    return int(m.group(1))
+proc_status_kib = R.proc_status_kib
 
 
 def open_fds(pid):
