@@ -193,8 +193,10 @@ def scenarios(args):
 
 DEFAULT_FULL = ["tcp-octet-l1", "tcp-octet-l6", "tcp-lf-l1", "tls-octet-l1", "udp-paced-l1",
                 "udp-paced-l6", "udp-unpaced-l1", "loggen-tcp-l1", "loggen-udp-l1",
-                "tcp-octet-w1-l1", "tcp-octet-w1-l6"]
-DEFAULT_SMOKE = ["tcp-octet-l1", "udp-paced-l1", "tls-octet-l1"]
+                "gelf-udp-plain-l1", "gelf-udp-gzip-l1", "gelf-udp-chunked-l1", "gelf-tcp-l1",
+                "gelf-tls-l1", "tcp-octet-w1-l1", "tcp-octet-w1-l6"]
+DEFAULT_SMOKE = ["tcp-octet-l1", "udp-paced-l1", "tls-octet-l1", "gelf-udp-chunked-l1",
+                 "gelf-tcp-l1"]
 
 
 # ---------------------------------------------------------------------------------------------
