@@ -15,6 +15,7 @@
 
 #include "proto/gelf/gelf_datagram.h"
 #include "proto/gelf/gelf_event.h"
+#include "proto/gelf/gelf_test_datagrams.h"
 #include "proto/gelf/gelf_timestamp.h"
 #include "record/source_batch.h"
 
@@ -96,28 +97,12 @@ void BM_GelfTimestamp(benchmark::State& state) {
 }
 BENCHMARK(BM_GelfTimestamp);
 
-std::string zlibCompress(std::string_view data) {
-  std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
-      libdeflate_alloc_compressor(6), &libdeflate_free_compressor);
-  std::string out(libdeflate_zlib_compress_bound(c.get(), data.size()), '\0');
-  out.resize(libdeflate_zlib_compress(c.get(), data.data(), data.size(), out.data(), out.size()));
-  return out;
-}
-
-std::string chunk(uint64_t id, unsigned sequence, unsigned count, std::string_view piece) {
-  std::string d = "\x1e\x0f";
-  char idBytes[8];
-  std::memcpy(idBytes, &id, sizeof idBytes);
-  d.append(idBytes, sizeof idBytes);
-  d.push_back(static_cast<char>(sequence));
-  d.push_back(static_cast<char>(count));
-  d.append(piece);
-  return d;
-}
+using gelf::testing::chunk;
 
 void BM_GelfDecodeZlibDatagram(benchmark::State& state) {
   std::vector<std::string> datagrams;
-  for (const std::string& m : messages(0)) datagrams.push_back(zlibCompress(m));
+  for (const std::string& m : messages(0))
+    datagrams.push_back(gelf::testing::compress(gelf::GelfEncoding::kZlib, m));
   GelfDatagramDecoder decoder(65536);
   size_t bytes = 0;
   for (auto _ : state) {
@@ -140,7 +125,7 @@ void BM_GelfDecodeChunkedZlib(benchmark::State& state) {
   std::vector<std::vector<std::string>> sets;
   uint64_t id = 1;
   for (const std::string& m : messages(3700)) {
-    const std::string z = zlibCompress(m);
+    const std::string z = gelf::testing::compress(gelf::GelfEncoding::kZlib, m);
     std::vector<std::string> chunks;
     for (unsigned s = 0; s < 8; ++s) {
       chunks.push_back(chunk(

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "proto/gelf/gelf_datagram.h"
+#include "proto/gelf/gelf_test_datagrams.h"
 
 namespace {
 
@@ -54,16 +55,7 @@ class Input {
   const uint8_t* end_;
 };
 
-std::string chunk(uint64_t id, unsigned sequence, unsigned count, std::string_view piece) {
-  std::string d = "\x1e\x0f";
-  char idBytes[8];
-  std::memcpy(idBytes, &id, sizeof idBytes);
-  d.append(idBytes, sizeof idBytes);
-  d.push_back(static_cast<char>(sequence));
-  d.push_back(static_cast<char>(count));
-  d.append(piece);
-  return d;
-}
+using kinesyslog::gelf::testing::chunk;
 
 // The piece a well-formed chunk carries: it starts with 'p' when it is the first, so that the
 // reassembled message is plain (neither zlib nor gzip magic).

@@ -8,22 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "proto/gelf/gelf_test_datagrams.h"
+
 namespace kinesyslog::gelf {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000;
 
-// One chunk datagram: magic, 8-byte id, sequence number, count, piece.
-std::string chunk(uint64_t id, unsigned sequence, unsigned count, std::string_view piece) {
-  std::string d = "\x1e\x0f";
-  char idBytes[8];
-  std::memcpy(idBytes, &id, sizeof idBytes);
-  d.append(idBytes, sizeof idBytes);
-  d.push_back(static_cast<char>(sequence));
-  d.push_back(static_cast<char>(count));
-  d.append(piece);
-  return d;
-}
+using testing::chunk;
 
 // `message` cut into `count` chunks of nearly equal size.
 std::vector<std::string> chunksOf(uint64_t id, std::string_view message, unsigned count) {

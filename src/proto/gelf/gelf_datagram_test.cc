@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "proto/gelf/gelf_test_datagrams.h"
+
 namespace kinesyslog::gelf {
 namespace {
 
@@ -17,17 +19,7 @@ constexpr int64_t kSecond = 1'000'000;
 constexpr std::string_view kJson =
     R"({"version":"1.1","host":"example.org","short_message":"A short message","level":1})";
 
-std::string compress(GelfEncoding encoding, std::string_view data) {
-  std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
-      libdeflate_alloc_compressor(9), &libdeflate_free_compressor);
-  std::string out(data.size() + 1024, '\0');
-  const size_t n =
-      encoding == GelfEncoding::kZlib
-          ? libdeflate_zlib_compress(c.get(), data.data(), data.size(), out.data(), out.size())
-          : libdeflate_gzip_compress(c.get(), data.data(), data.size(), out.data(), out.size());
-  out.resize(n);
-  return out;
-}
+using testing::compress;
 
 // GELF chunks of `payload`, `size` bytes of payload each (graypy's layout).
 std::vector<std::string> chunked(uint64_t id, std::string_view payload, size_t size) {

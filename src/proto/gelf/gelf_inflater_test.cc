@@ -7,22 +7,14 @@
 #include <random>
 #include <string>
 
+#include "proto/gelf/gelf_test_datagrams.h"
+
 namespace kinesyslog::gelf {
 namespace {
 
 using namespace std::string_literals;
 
-std::string compress(GelfEncoding encoding, std::string_view data, int level = 6) {
-  std::unique_ptr<libdeflate_compressor, decltype(&libdeflate_free_compressor)> c(
-      libdeflate_alloc_compressor(level), &libdeflate_free_compressor);
-  std::string out(data.size() + 1024, '\0');
-  const size_t n =
-      encoding == GelfEncoding::kZlib
-          ? libdeflate_zlib_compress(c.get(), data.data(), data.size(), out.data(), out.size())
-          : libdeflate_gzip_compress(c.get(), data.data(), data.size(), out.data(), out.size());
-  out.resize(n);
-  return out;
-}
+using testing::compress;
 
 constexpr std::string_view kJson = R"({"version":"1.1","host":"h","short_message":"hello"})";
 
