@@ -80,50 +80,31 @@ void Worker::beginShutdown(std::chrono::steady_clock::time_point deadline) {
   for (auto& tcp : tcp_) tcp->acceptQueuedAndClose();
   for (auto& udp : udp_) udp->drainAndClose();
   // A connection still waiting for its PROXY header has delivered nothing: close it.
-  std::vector<std::shared_ptr<ProxyPreface>> waiting;
-  for (auto& [raw, preface] : prefaces_) waiting.push_back(preface);
-  for (auto& preface : waiting) preface->abandon();
-  // Copy: draining may close connections, which removes them from the map.
-  std::vector<std::shared_ptr<TcpConnection>> open;
-  for (auto& [raw, connection] : connections_) open.push_back(connection);
-  for (auto& connection : open) connection->beginDrain();
+  for (auto& preface : prefaces_.snapshot()) preface->abandon();
+  // A snapshot: draining may close connections, which forget themselves.
+  for (auto& connection : connections_.snapshot()) connection->beginDrain();
   deadlineTimer_.expires_at(deadline);
   deadlineTimer_.async_wait([this](const std::error_code& error) {
     if (error) return;
-    std::vector<std::shared_ptr<TcpConnection>> left;
-    for (auto& [raw, connection] : connections_) left.push_back(connection);
-    for (auto& connection : left) connection->closeNow();
+    for (auto& connection : connections_.snapshot()) connection->closeNow();
   });
   finishIfIdle();
 }
 
 void Worker::adopt(std::shared_ptr<TcpConnection> connection) {
-  TcpConnection* raw = connection.get();
-  connections_.emplace(raw, std::move(connection));
+  connections_.adopt(std::move(connection));
 }
 
 void Worker::forget(TcpConnection* connection) {
-  // Defer the release: the connection may be calling us from inside one of its own handlers.
-  auto it = connections_.find(connection);
-  if (it == connections_.end()) return;
-  auto keep = std::move(it->second);
-  connections_.erase(it);
-  asio::post(io_, [keep = std::move(keep)] {});
-  if (shuttingDown_) finishIfIdle();
+  if (connections_.forget(connection, io_) && shuttingDown_) finishIfIdle();
 }
 
 void Worker::adoptPreface(std::shared_ptr<ProxyPreface> preface) {
-  ProxyPreface* raw = preface.get();
-  prefaces_.emplace(raw, std::move(preface));
+  prefaces_.adopt(std::move(preface));
 }
 
 void Worker::forgetPreface(ProxyPreface* preface) {
-  // Deferred like forget(): the preface may be calling from inside one of its own handlers.
-  auto it = prefaces_.find(preface);
-  if (it == prefaces_.end()) return;
-  auto keep = std::move(it->second);
-  prefaces_.erase(it);
-  asio::post(io_, [keep = std::move(keep)] {});
+  prefaces_.forget(preface, io_);
 }
 
 void Worker::finishIfIdle() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/backpressure.h"
+#include "net/owned_handlers.h"
 #include "record/batcher.h"
 
 namespace kinesyslog::syslog {
@@ -104,8 +105,8 @@ class Worker {
   std::unique_ptr<gelf::GelfParser> gelfParser_;
   std::vector<std::unique_ptr<UdpReceiver>> udp_;
   std::vector<std::unique_ptr<TcpListener>> tcp_;
-  std::unordered_map<TcpConnection*, std::shared_ptr<TcpConnection>> connections_;
-  std::unordered_map<ProxyPreface*, std::shared_ptr<ProxyPreface>> prefaces_;
+  OwnedHandlers<TcpConnection> connections_;
+  OwnedHandlers<ProxyPreface> prefaces_;
   asio::steady_timer flushTimer_;
   asio::steady_timer deadlineTimer_;
   bool shuttingDown_ = false;
