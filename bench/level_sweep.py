@@ -14,26 +14,20 @@ core. CPU time, not wall time, so a busy machine disturbs it less (caches still 
 import argparse
 import gzip
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import free_port, gzip_members, machine_description  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "release"
 
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def deliver(work, count, size):
@@ -63,14 +57,6 @@ def deliver(work, count, size):
     return sorted(p for p in out.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def records_json(files):
-    for f in files:
-        data = f.read_bytes()
-        while data:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            yield d.decompress(data)
-            data = d.unused_data
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -92,7 +78,7 @@ def main():
             r = json.loads(answer)
             rows.append((f"libdeflate {level}", r["json_bytes"], r["compressed_bytes"],
                          r["cpu_seconds"]))
-        records = list(records_json(files))
+        records = [r for f in files for r in gzip_members(f.read_bytes())]
         start = time.process_time()
         compressed = sum(len(gzip.compress(r, compresslevel=9)) for r in records)
         rows.append(("zlib 9 (seed)", sum(len(r) for r in records), compressed,
@@ -100,8 +86,9 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    machine = machine_description()
     lines = [f"{args.count:,} messages of {args.size} bytes from kinesyslog_loadgen, "
-             f"{os.cpu_count()} CPUs ({cpu_model()})", "",
+             f"{machine['cpus']} CPUs ({machine['model']})", "",
              "| compressor | B/msg | ratio | CPU s/M msgs | MB/s JSON per core |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for name, json_bytes, out_bytes, cpu in rows:
@@ -112,15 +99,6 @@ def main():
     if args.out:
         Path(args.out).write_text(text)
 
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
