@@ -5,8 +5,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
 
 #include "app/firehose_destination.h"
@@ -15,6 +17,7 @@
 #include "metrics/relay_counters.h"
 #include "net/backpressure.h"
 #include "net/listen_socket.h"
+#include "net/sender_address_steering.h"
 #include "net/tls_context.h"
 #include "net/worker.h"
 #include "proto/syslog/local_zone.h"
@@ -151,6 +154,30 @@ void checkProxyProtocolPorts(const ListenOptions& o) {
   }
 }
 
+// One socket per worker for a UDP port, in worker order. With --gelf and several workers the
+// port's reuseport group then sends every GELF chunk of one sender address to one worker
+// (net/sender_address_steering.h), attached once every socket has joined so that socket i is
+// worker i's. Whole datagrams, and syslog, keep the kernel's 4-tuple hash. If the kernel refuses
+// the program, only worker 0 keeps the port: one thread reads it, but the chunks of one message
+// still meet (docs/operations.md, "GELF").
+std::vector<int> openUdpSockets(const ListenOptions& o, uint16_t port) {
+  std::vector<int> fds;
+  for (unsigned i = 0; i < o.workers; ++i) {
+    fds.push_back(net::openReusePortSocket(o.address, port, net::Transport::kUdp));
+  }
+  if (!o.gelf || fds.size() < 2) return fds;
+  const int error = net::steerChunksBySenderAddress(fds[0], static_cast<unsigned>(fds.size()));
+  if (error == 0) return fds;
+  spdlog::warn(
+      "GELF UDP port {}: the kernel refused the program that keeps each sender's chunks on one "
+      "worker (SO_ATTACH_REUSEPORT_CBPF: {}); worker 0 alone reads this port, so that chunks "
+      "sent from several source ports still meet",
+      port, std::strerror(error));
+  for (size_t i = 1; i < fds.size(); ++i) ::close(fds[i]);
+  fds.resize(1);
+  return fds;
+}
+
 }  // namespace
 
 int runListen(const ListenOptions& o) {
@@ -257,12 +284,13 @@ int runListen(const ListenOptions& o) {
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
   workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
   const bool ipv6 = o.address.find(':') != std::string::npos;
+  std::vector<std::vector<int>> udpSockets;  // [port][worker]
+  for (uint16_t port : udpPorts) udpSockets.push_back(openUdpSockets(o, port));
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
     auto worker = std::make_unique<net::Worker>(i, workerOptions, encoders, backpressure);
-    for (uint16_t port : udpPorts) {
-      worker->addUdpSocket(net::openReusePortSocket(o.address, port, net::Transport::kUdp), port,
-                           ipv6);
+    for (size_t p = 0; p < udpPorts.size(); ++p) {
+      if (i < udpSockets[p].size()) worker->addUdpSocket(udpSockets[p][i], udpPorts[p], ipv6);
     }
     for (uint16_t port : tcpPorts) {
       worker->addTcpListener(net::openReusePortSocket(o.address, port, net::Transport::kTcp), port,

@@ -9,7 +9,8 @@ enum class Transport { kUdp, kTcp };
 
 // Fails start-up (StartupError, exit 78) when another process already holds the port.
 // SO_REUSEPORT alone would let a second relay share it silently (DESIGN §2), so a plain bind is
-// tried first and released at once.
+// tried first and released at once. Without SO_REUSEPORT the probe never joins the port's
+// reuseport group, whose join order the GELF steering relies on (net/sender_address_steering.h).
 void ensurePortFree(const std::string& address, uint16_t port, Transport transport);
 
 // A socket bound with SO_REUSEPORT (set on the native handle; Asio has no option for it), one

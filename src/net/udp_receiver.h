@@ -18,9 +18,11 @@ class Worker;
 
 // One UDP socket of one worker. Reads datagrams in batches with recvmmsg (DESIGN §3): one
 // syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram (plain, zlib,
-// gzip or a chunk; the chunk sets of this socket's senders are reassembled here: with
-// SO_REUSEPORT the kernel hashes each sender's 4-tuple to one socket, so all chunks of a
-// message reach the same receiver).
+// gzip or a chunk). The chunk sets of this socket's senders are reassembled here, keyed by
+// sender address and message id; the kernel's own SO_REUSEPORT choice hashes the 4-tuple and
+// would spread the chunks of a sender that changes source ports, so with --gelf the port's
+// sockets choose a chunk's socket by sender address alone (net/sender_address_steering.h) and
+// every chunk of one address reaches this receiver.
 class UdpReceiver {
  public:
   UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6);

@@ -3,7 +3,9 @@ GELF 1.1. A real client (Debian's python3-graypy, through Python logging) over U
 chunking, over TCP, over TLS and behind haproxy's PROXY protocol; hand-made datagrams for chunk reassembly (out of order, duplicates,
 missing and late chunks, more than 128 chunks), zlib and gzip, decompression bombs, invalid JSON,
 missing fields and oversize messages; floods of first chunks that must stay within the chunk
-assembler's caps while a well-behaved sender's messages still arrive; --group-prefix.
+assembler's caps while a well-behaved sender's messages still arrive; --group-prefix; chunks of
+one sender address sent from many source ports, with several workers (docs/operations.md, "Chunks of
+one sender address, one worker").
 
 Every delivered GELF message is checked byte for byte against what the client sent, and its
 event timestamp against the client's `timestamp` field rounded half up to the millisecond.
@@ -17,7 +19,9 @@ import gzip
 import json
 import logging
 import random
+import socket
 import string
+import subprocess
 import time
 import zlib
 
@@ -280,6 +284,129 @@ def test_bad_chunk_headers_are_dropped_and_counted(relays, output):
     assert c["gelf_chunked_messages"] == 1
     assert c["gelf_chunk_sets_expired"] == 1  # id 6, incomplete at shutdown
     assert c["messages_received"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunks of one sender address from many source ports (several sockets, or a NAT that changes
+# ports): all of them must meet in one worker's assembler, whatever the number of workers.
+
+
+def send_each_chunk_from_a_new_socket(chunks_by_sender, relay_port):
+    """Sends the chunks of several messages interleaved (chunk 0 of every message, then chunk 1,
+    ...), each chunk from a socket of its own bound to its sender's address: every chunk has a
+    source port of its own. `chunks_by_sender` is a list of (sender address, chunks); returns
+    the number of distinct (address, port) sources used."""
+    sources = set()
+    sockets = []  # kept open to the end, so that no source port is used twice
+    try:
+        for k in range(max(len(chunks) for _, chunks in chunks_by_sender)):
+            for sender, chunks in chunks_by_sender:
+                if k >= len(chunks):
+                    continue
+                ipv6 = ":" in sender
+                s = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(s)
+                s.bind((sender, 0))
+                sources.add(s.getsockname()[:2])
+                s.sendto(chunks[k], ("::1" if ipv6 else "127.0.0.1", relay_port))
+    finally:
+        for s in sockets:
+            s.close()
+    return len(sources)
+
+
+# The relay's hash (lowbias32 of the IPv4 address; of the XOR of the four IPv6 words) puts
+# 127.0.0.1, .3, .6 and .10 on workers 0, 0, 1, 1 of 2 and 0, 2, 3, 1 of 4; ::1 on worker 0: the
+# senders spread over the workers, each sender's chunks must stay together.
+def udp_sockets_on_port(port):
+    """How many UDP sockets (IPv4 and IPv6) are bound to `port` on this machine."""
+    count = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local = line.split()[1]
+            count += int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def run_chunks_from_many_source_ports(relays, output, workers, address, senders, env=None):
+    """A relay with --gelf on `address`; 24 chunked messages (some zlib), their chunks
+    interleaved and each chunk from its own source port, from `senders` in turn: each must
+    arrive once, byte for byte, none expire. Returns the relay (stopped)."""
+    port = R.free_port(tcp=False)
+    args = R.listen_args(out=relays.dirs.out, spool=relays.dirs.spool, udp=[port], gelf=True,
+                         extra=["--workers", str(workers)])
+    args[args.index("--address") + 1] = address
+    r = relays.start(udp=[port], args=args, env=env)
+    r.sockets_on_port = udp_sockets_on_port(port)
+    rng = random.Random(67 + workers)
+    sent = {sender: [] for sender in senders}
+    chunks_by_sender = []
+    for i in range(24):
+        sender = senders[i % len(senders)]
+        body = R.gelf_json(f"ports {i} from {sender} " + random_text(rng, rng.randint(2000, 4000)),
+                           timestamp=1700000000.25 + i)
+        payload = zlib.compress(body) if i % 3 == 0 else body
+        chunks = R.gelf_chunks(payload, 300 if i % 3 else 100, msg_id=rng.getrandbits(64))
+        assert len(chunks) >= 6
+        sent[sender].append(body)
+        chunks_by_sender.append((sender, chunks))
+    total_chunks = sum(len(chunks) for _, chunks in chunks_by_sender)
+    assert send_each_chunk_from_a_new_socket(chunks_by_sender, port) == total_chunks
+    for sender, bodies in sent.items():
+        check_delivered(output, bodies, stream=sender)
+    assert r.stop() == 0
+    c = r.counters()
+    assert c["gelf_chunks"] == total_chunks
+    assert c["gelf_chunk_sets_expired"] == 0
+    assert c["gelf_chunked_messages"] == 24 and c["messages_received"] == 24
+    assert len(output.events()) == 24
+    return r
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+@pytest.mark.parametrize("address,senders", [
+    ("127.0.0.1", ["127.0.0.1", "127.0.0.3", "127.0.0.6", "127.0.0.10"]),
+    # A dual-stack socket: IPv6 senders and IPv4 ones (seen as IPv4-mapped addresses).
+    ("::", ["::1", "127.0.0.6", "127.0.0.10"]),
+], ids=["ipv4", "dual-stack"])
+def test_chunks_from_many_source_ports_of_one_address_are_reassembled(
+        relays, output, workers, address, senders):
+    r = run_chunks_from_many_source_ports(relays, output, workers, address, senders)
+    assert r.sockets_on_port == workers, "one socket per worker"
+    assert "refused" not in r.stderr
+
+
+# The kernel refusing SO_ATTACH_REUSEPORT_CBPF (before Linux 4.5, or a seccomp filter), played
+# by an LD_PRELOAD library: one warning, and worker 0 alone reads the port, so chunks still meet.
+REFUSING_SETSOCKOPT = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/socket.h>
+int setsockopt(int fd, int level, int name, const void* value, socklen_t length) {
+  if (level == SOL_SOCKET && name == SO_ATTACH_REUSEPORT_CBPF) {
+    errno = EPERM;
+    return -1;
+  }
+  int (*real)(int, int, int, const void*, socklen_t) = dlsym(RTLD_NEXT, "setsockopt");
+  return real(fd, level, name, value, length);
+}
+"""
+
+
+def test_chunks_still_meet_when_the_kernel_refuses_the_program(relays, output, tmp_path):
+    source = tmp_path / "refuse.c"
+    source.write_text(REFUSING_SETSOCKOPT)
+    library = tmp_path / "refuse.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(library), str(source), "-ldl"],
+                   check=True)
+    r = run_chunks_from_many_source_ports(
+        relays, output, 4, "127.0.0.1", ["127.0.0.1", "127.0.0.3", "127.0.0.6", "127.0.0.10"],
+        env={"LD_PRELOAD": str(library)})
+    assert r.sockets_on_port == 1, "worker 0 alone"
+    warnings = [line for line in r.stderr.splitlines() if "SO_ATTACH_REUSEPORT_CBPF" in line]
+    assert len(warnings) == 1 and "[warning]" in warnings[0], warnings
+    assert "Operation not permitted" in warnings[0] and "worker 0 alone" in warnings[0]
 
 
 # ---------------------------------------------------------------------------------------------
