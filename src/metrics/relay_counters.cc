@@ -57,6 +57,12 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "spool_corrupt",
     "records_delivered",
     "delivery_failures",
+    "journal_bytes_written",
+    "journal_write_errors",
+    "journal_replayed_messages",
+    "journal_replay_skipped",
+    "journal_corrupt_segments",
+    "shutdown_unspooled_messages",
 };
 }  // namespace
 

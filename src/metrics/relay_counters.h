@@ -65,6 +65,12 @@ enum class Counter : size_t {
   kSpoolCorrupt,
   kRecordsDelivered,
   kDeliveryFailures,
+  kJournalBytesWritten,      // frames appended to the journal
+  kJournalWriteErrors,       // journal writes the disk refused (messages unprotected until spooled)
+  kJournalReplayedMessages,  // messages of an earlier run's journal spooled at start
+  kJournalReplaySkipped,     // journaled messages found already spooled at start
+  kJournalCorruptSegments,   // segments with a damaged or torn frame (read up to it)
+  kShutdownUnspooledMessages,  // in memory when the shutdown grace ran out (disk failing)
   kCount
 };
 
