@@ -515,7 +515,7 @@ class Harness:
             cmd.append("--gelf")
         if a.flush_size is not None:
             cmd += ["--flush-size", str(a.flush_size)]
-        return cmd + sink_args
+        return cmd + list(a.relay_arg) + sink_args
 
     def sender_command(self, sc, port, run_id):
         a = self.args
@@ -969,6 +969,9 @@ def main():
     ap.add_argument("--flush-interval", default="0.2",
                     help="relay --flush-interval in seconds (0.2: the tail after the last "
                     "message counts in the wall time)")
+    ap.add_argument("--relay-arg", action="append", default=[],
+                    help="one more relay argument, repeatable (e.g. --relay-arg=--no-journal to "
+                         "measure without the journal)")
     ap.add_argument("--settle", type=float, default=10.0,
                     help="stop waiting when nothing new was delivered for this long (10 s)")
     ap.add_argument("--rmem-max", type=int, default=8 * MIB,

@@ -1,7 +1,6 @@
 #include "app/listen_command.h"
 
 #include <malloc.h>
-#include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -9,9 +8,12 @@
 
 #include <chrono>
 #include <cstring>
+#include <cstdlib>
 #include <memory>
+#include <thread>
 
 #include "app/firehose_destination.h"
+#include "app/relay_signals.h"
 #include "deliver/output_directory_target.h"
 #include "deliver/uploader.h"
 #include "metrics/relay_counters.h"
@@ -23,6 +25,9 @@
 #include "proto/syslog/local_zone.h"
 #include "record/batch_buffer_pool.h"
 #include "record/encoder_pool.h"
+#include "record/journal_replay.h"
+#include "spool/journal_syncer.h"
+#include "spool/message_journal.h"
 #include "spool/spool_directory.h"
 #include "util/clock.h"
 #include "util/startup_error.h"
@@ -49,6 +54,27 @@ void setUpLogging(bool debug) {
 void boundAllocatorMemory() {
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   ::mallopt(M_ARENA_MAX, 4);
+}
+
+// Spool writes still failing this long after the shutdown grace are given up (counted; the
+// journal keeps their messages).
+constexpr auto kEncoderGrace = std::chrono::seconds(5);
+// The last resort: a disk or network that does not even answer (a hung fsync) must not keep the
+// process from ending. Past the grace and this margin, the process exits at once, non-zero.
+constexpr auto kShutdownWatchdogMargin = std::chrono::seconds(15);
+constexpr int kExitShutdownStuck = 70;  // EX_SOFTWARE
+
+void startShutdownWatchdog(std::chrono::steady_clock::time_point deadline) {
+  std::thread([deadline] {
+    std::this_thread::sleep_until(deadline + kShutdownWatchdogMargin);
+    spdlog::critical(
+        "shutdown still not finished {} s after the grace: the disk or network does not answer; "
+        "exiting now (unspooled messages stay in the journal); counters: {}",
+        std::chrono::duration_cast<std::chrono::seconds>(kShutdownWatchdogMargin).count(),
+        metrics::counters().format());
+    spdlog::shutdown();
+    std::_Exit(kExitShutdownStuck);
+  }).detach();
 }
 
 void raiseDescriptorLimit() {
@@ -178,17 +204,24 @@ std::vector<int> openUdpSockets(const ListenOptions& o, uint16_t port) {
   return fds;
 }
 
+// The relay's counters with the uploader's delivery counts added (they live in the uploader
+// until exit), for the SIGUSR1 line and the final line.
+std::string countersLine(const deliver::Uploader& uploader) {
+  const auto& delivery = uploader.counters();
+  const std::pair<metrics::Counter, uint64_t> plus[] = {
+      {metrics::Counter::kRecordsDelivered, delivery.recordsDelivered.load()},
+      // Records not accepted, counted per attempt (a record retried three times counts three).
+      {metrics::Counter::kDeliveryFailures, delivery.recordFailures.load()},
+  };
+  return metrics::counters().format(plus);
+}
+
 }  // namespace
 
 int runListen(const ListenOptions& o) {
-  // Signals are taken by sigwait() below; every thread started from here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by waitForSignal() below; every thread started from here on inherits
+  // the mask.
+  takeOverSignals();
 
   setUpLogging(o.debug);
   boundAllocatorMemory();
@@ -254,6 +287,12 @@ int runListen(const ListenOptions& o) {
         recovery.temporaryDiscarded);
   }
 
+  // What an earlier run had read but not spooled when it died, before any listener opens.
+  const auto replay = record::replayJournal(o.spoolDir, spool, owner, o.compressionLevel);
+  metrics::counters().add(metrics::Counter::kJournalReplayedMessages, replay.messages);
+  metrics::counters().add(metrics::Counter::kJournalReplaySkipped, replay.alreadySpooled);
+  metrics::counters().add(metrics::Counter::kJournalCorruptSegments, replay.corruptSegments);
+
   for (uint16_t port : udpPorts) net::ensurePortFree(o.address, port, net::Transport::kUdp);
   for (uint16_t port : tcpPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
   for (uint16_t port : tlsPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
@@ -270,6 +309,26 @@ int runListen(const ListenOptions& o) {
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
                                  o.flushSize * o.workers, o.partialBudget);
+
+  // One journal per I/O thread: what a read returned is written there before it joins a batch.
+  std::vector<std::unique_ptr<spool::MessageJournal>> journals;
+  std::unique_ptr<spool::JournalSyncer> journalSyncer;
+  if (!o.noJournal) {
+    const std::string run = spool::newJournalRun();
+    // About one flush per segment: a segment goes once the batches that opened in it are
+    // spooled, so a few segments per worker are on disk at a time.
+    const uint64_t segmentBytes = std::max<uint64_t>(o.flushSize, 1 << 20);
+    std::vector<spool::MessageJournal*> synced;
+    for (unsigned i = 0; i < o.workers; ++i) {
+      journals.push_back(std::make_unique<spool::MessageJournal>(o.spoolDir, run, i, segmentBytes,
+                                                                 o.journalSyncSeconds == 0));
+      synced.push_back(journals.back().get());
+    }
+    if (o.journalSyncSeconds > 0) {
+      journalSyncer = std::make_unique<spool::JournalSyncer>(
+          synced, std::chrono::milliseconds(static_cast<int64_t>(o.journalSyncSeconds * 1000)));
+    }
+  }
 
   raiseDescriptorLimit();
   net::WorkerOptions workerOptions;
@@ -288,7 +347,8 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : udpPorts) udpSockets.push_back(openUdpSockets(o, port));
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
-    auto worker = std::make_unique<net::Worker>(i, workerOptions, encoders, backpressure);
+    auto worker = std::make_unique<net::Worker>(i, workerOptions, encoders, backpressure,
+                                                journals.empty() ? nullptr : journals[i].get());
     for (size_t p = 0; p < udpPorts.size(); ++p) {
       if (i < udpSockets[p].size()) worker->addUdpSocket(udpSockets[p][i], udpPorts[p], ipv6);
     }
@@ -319,31 +379,56 @@ int runListen(const ListenOptions& o) {
                o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
   int signal = 0;
-  for (;;) {
-    sigwait(&signals, &signal);
-    if (signal != SIGHUP) break;
-    reloadTls(tls.get(), tlsSettings);
+  for (bool running = true; running;) {
+    signal = waitForSignal();
+    switch (signalAction(signal)) {
+      case SignalAction::kDrain:
+        running = false;
+        break;
+      case SignalAction::kReloadTls:
+        reloadTls(tls.get(), tlsSettings);
+        break;
+      case SignalAction::kLogCounters:
+        spdlog::info("counters: {}", countersLine(uploader));
+        break;
+      case SignalAction::kIgnore:
+        spdlog::debug("{} received: ignored", signalName(signal));
+        break;
+    }
   }
-  spdlog::info("{} received: draining connections and delivering (grace {} s)",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT", o.shutdownGraceSeconds);
+  spdlog::info("{} received: draining connections and delivering (grace {} s)", signalName(signal),
+               o.shutdownGraceSeconds);
 
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(o.shutdownGraceSeconds * 1000));
+  startShutdownWatchdog(deadline);
   for (auto& worker : workers) worker->requestShutdown(deadline);
   for (auto& worker : workers) worker->join();
-  encoders.drainAndStop();
+  // Encoding what the workers flushed takes well under a second when the disk works; a disk that
+  // refuses writes is given up on a few seconds past the grace, so SIGTERM always ends.
+  const uint64_t unspooled =
+      encoders.drainAndStop(std::max(deadline, std::chrono::steady_clock::now()) + kEncoderGrace);
+  journalSyncer.reset();  // one last sync of every journal
+  uint64_t journaledBatches = 0;
+  for (auto& journal : journals) journaledBatches += journal->finish();
+  if (unspooled > 0) {
+    spdlog::error(
+        "shutdown: {} messages could not be written to the spool {} in time (the disk refused "
+        "them); {}",
+        unspooled, o.spoolDir,
+        journals.empty() ? "they are lost (--no-journal)"
+                         : fmt::format("the journal keeps them ({} batches) and the next start "
+                                       "replays them",
+                                       journaledBatches));
+  }
   const bool delivered = uploader.drainAndStop(deadline);
   if (!delivered) {
     spdlog::warn("shutdown grace over: {} records stay in the spool {} for the next start",
                  spool.pendingCount(), o.spoolDir);
   }
-  const auto& delivery = uploader.counters();
-  metrics::counters().add(metrics::Counter::kRecordsDelivered, delivery.recordsDelivered.load());
-  // Records not accepted, counted per attempt (a record retried three times counts three).
-  metrics::counters().add(metrics::Counter::kDeliveryFailures, delivery.recordFailures.load());
-  spdlog::info("final counters: {}", metrics::counters().format());
-  return kExitOk;
+  spdlog::info("final counters: {}", countersLine(uploader));
+  return unspooled > 0 ? kExitUnspooled : kExitOk;
 }
 
 }  // namespace kinesyslog::app

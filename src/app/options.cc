@@ -198,6 +198,11 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
              ->capture_default_str());
   secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0, 3600,
                 "Seconds to drain connections and deliver at shutdown (10)");
+  secondsOption("--journal-sync", &o.journalSyncSeconds, 0, 3600,
+                "Seconds of journal a power failure can take; 0: fdatasync every write (1)");
+  option(listen->add_flag("--no-journal", o.noJournal,
+                          "No journal: messages read but not yet spooled die with the process"),
+         true);
 
   CLI::App* dump = app.add_subcommand("dump", "Print the events of delivered objects");
   dump->add_option("files", result.dump.files, "Delivered objects or spool files")->required();

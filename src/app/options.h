@@ -46,6 +46,8 @@ struct ListenOptions {
   int compressionLevel = 6;
   std::string rfc3164Timezone = "UTC";
   double shutdownGraceSeconds = 10;
+  double journalSyncSeconds = 1;
+  bool noJournal = false;
 };
 
 struct DumpOptions {

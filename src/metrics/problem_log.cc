@@ -29,6 +29,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "PROXY header timeout",
     "spool write failed",
     "delivery failed",
+    "journal write failed",
 };
 }  // namespace
 

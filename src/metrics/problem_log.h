@@ -32,6 +32,7 @@ enum class Problem : size_t {
   kProxyHeaderTimeout,
   kSpoolWriteFailed,
   kDeliveryFailed,
+  kJournalWriteFailed,
   kCount
 };
 

@@ -57,6 +57,12 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "spool_corrupt",
     "records_delivered",
     "delivery_failures",
+    "journal_bytes_written",
+    "journal_write_errors",
+    "journal_replayed_messages",
+    "journal_replay_skipped",
+    "journal_corrupt_segments",
+    "shutdown_unspooled_messages",
 };
 }  // namespace
 
@@ -64,13 +70,17 @@ std::string_view counterName(Counter c) {
   return kNames[static_cast<size_t>(c)];
 }
 
-std::string RelayCounters::format() const {
+std::string RelayCounters::format(std::span<const std::pair<Counter, uint64_t>> plus) const {
   std::string out;
   for (size_t i = 0; i < kNames.size(); ++i) {
+    uint64_t value = values_[i].load(std::memory_order_relaxed);
+    for (const auto& [counter, extra] : plus) {
+      if (static_cast<size_t>(counter) == i) value += extra;
+    }
     if (i != 0) out += ' ';
     out += kNames[i];
     out += '=';
-    out += std::to_string(values_[i].load(std::memory_order_relaxed));
+    out += std::to_string(value);
   }
   return out;
 }

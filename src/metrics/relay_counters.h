@@ -3,8 +3,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kinesyslog::metrics {
 
@@ -65,6 +67,12 @@ enum class Counter : size_t {
   kSpoolCorrupt,
   kRecordsDelivered,
   kDeliveryFailures,
+  kJournalBytesWritten,      // frames appended to the journal
+  kJournalWriteErrors,       // journal writes the disk refused (messages unprotected until spooled)
+  kJournalReplayedMessages,  // messages of an earlier run's journal spooled at start
+  kJournalReplaySkipped,     // journaled messages found already spooled at start
+  kJournalCorruptSegments,   // segments with a damaged or torn frame (read up to it)
+  kShutdownUnspooledMessages,  // in memory when the shutdown grace ran out (disk failing)
   kCount
 };
 
@@ -82,8 +90,10 @@ class RelayCounters {
   uint64_t get(Counter c) const {
     return values_[static_cast<size_t>(c)].load(std::memory_order_relaxed);
   }
-  // "name=value name=value ..." for the final log line.
-  std::string format() const;
+  // "name=value name=value ..." for the counters log lines. `plus` adds counts kept elsewhere
+  // (the uploader's) to the values printed without storing them here, so a line can be logged
+  // any number of times without counting anything twice.
+  std::string format(std::span<const std::pair<Counter, uint64_t>> plus = {}) const;
 
  private:
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Counter::kCount)> values_{};

@@ -179,6 +179,8 @@ void TcpConnection::onReadable() {
     }
     if (status != ReadStatus::kFull) break;  // drained what the kernel (and OpenSSL) had
   }
+  // The read's messages reach the journal before anything else happens to them.
+  worker_.batcher().commitJournal();
   if (bytes > 0) {
     lastDataMonotonic_ = monotonicNow_;
     metrics::counters().add(metrics::Counter::kBytesReceived, bytes);
@@ -280,6 +282,7 @@ void TcpConnection::close(bool /*peerClosed*/) {
   closed_ = true;
   // What arrived is delivered rather than lost (DESIGN §1 Inputs); the protocol decides how.
   protocol_->finish(currentRead());
+  worker_.batcher().commitJournal();
   publishCounters();
   std::error_code ignored;
   timer_.cancel();

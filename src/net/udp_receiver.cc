@@ -144,6 +144,8 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
       rewritten += appended.rewritten;
       worker_.batcher().committed(appended.bytes);
     }
+    // One journal write per recvmmsg call, before the messages are counted as received.
+    worker_.batcher().commitJournal();
     counters.add(Counter::kMessagesReceived, messages);
     counters.add(Counter::kBytesReceived, bytes);
     counters.add(Counter::kMessagesRewritten, rewritten);

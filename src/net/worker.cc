@@ -16,11 +16,12 @@ constexpr size_t kReadBufferBytes = 256 * 1024;
 }  // namespace
 
 Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
-               Backpressure& backpressure)
+               Backpressure& backpressure, record::BatchJournal* journal)
     : index_(index),
       options_(options),
       io_(1),
-      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers),
+      batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers,
+               journal),
       backpressure_(backpressure),
       readBuffer_(kReadBufferBytes),
       gelfParser_(options.gelf ? std::make_unique<gelf::GelfParser>(options.maxMessageSize)
@@ -52,7 +53,8 @@ void Worker::start() {
   scheduleFlushTick();
   thread_ = std::thread([this] {
     io_.run();
-    // Everything received is now in the batches; hand it all to the encoders.
+    // Everything received is now in the batches (and the journal); hand it all to the encoders.
+    batcher_.commitJournal();
     batcher_.flushAll();
   });
 }
@@ -64,6 +66,8 @@ void Worker::scheduleFlushTick() {
   flushTimer_.expires_after(tick);
   flushTimer_.async_wait([this](const std::error_code& error) {
     if (error || shuttingDown_) return;
+    // Reads commit their own messages; this only guards against a path that forgot to.
+    batcher_.commitJournal();
     batcher_.flushDue(SystemClock::instance().monotonicMicros());
     scheduleFlushTick();
   });

@@ -23,7 +23,8 @@ class GelfParser;
 }
 namespace kinesyslog::record {
 class BatchBufferPool;
-}
+class BatchJournal;
+}  // namespace kinesyslog::record
 
 namespace kinesyslog::net {
 
@@ -58,8 +59,9 @@ struct WorkerOptions {
 // port is bound once per worker with SO_REUSEPORT, so no lock sits on the receive path.
 class Worker {
  public:
+  // `journal` (may be null: --no-journal) receives every message before it joins a batch.
   Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
-         Backpressure& backpressure);
+         Backpressure& backpressure, record::BatchJournal* journal = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

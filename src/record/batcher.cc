@@ -1,6 +1,7 @@
 #include "record/batcher.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "metrics/relay_counters.h"
 #include "record/batch_buffer_pool.h"
@@ -14,11 +15,12 @@ constexpr size_t kMaxOvershoot = 262'144 + 1024;
 }  // namespace
 
 Batcher::Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink,
-                 BatchBufferPool* pool)
+                 BatchBufferPool* pool, BatchJournal* journal)
     : flushSizeBytes_(flushSizeBytes),
       flushIntervalMicros_(flushIntervalMicros),
       sink_(sink),
-      pool_(pool) {}
+      pool_(pool),
+      journal_(journal) {}
 
 SourceBatch& Batcher::batchFor(std::string_view group, std::string_view stream,
                                int64_t monotonicNow) {
@@ -42,10 +44,22 @@ SourceBatch& Batcher::batchFor(std::string_view group, std::string_view stream,
       pool_->prepare(entry.batch, expected);
     }
   }
+  last_ = &entry.batch;
   return entry.batch;
 }
 
 void Batcher::committed(size_t bytes) {
+  if (journal_ != nullptr && last_ != nullptr && !last_->events.empty()) {
+    SourceBatch& batch = *last_;
+    // The batch joins the journal with its first message, so a batch that stayed empty (an
+    // empty message) holds no segment.
+    if (batch.journal.journal == nullptr) {
+      batch.journal = journal_->openBatch(batch.group, batch.stream);
+    }
+    const EventRef& event = batch.events.back();
+    journal_->appendEvent(batch.journal.serial, event.timestampMs, batch.message(event));
+  }
+  last_ = nullptr;
   bufferedBytes_ += bytes;
   if (bufferedBytes_ >= flushSizeBytes_) flushAll();
 }
@@ -60,10 +74,12 @@ void Batcher::flushEntry(Entry& entry) {
   out.stream = entry.batch.stream;
   std::swap(out.arena, entry.batch.arena);
   std::swap(out.events, entry.batch.events);
+  out.journal = std::exchange(entry.batch.journal, JournalTicket{});
   sink_.onBatch(std::move(out));
 }
 
 void Batcher::flushDue(int64_t monotonicNow) {
+  last_ = nullptr;  // entries may be erased below
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& entry = it->second;
     if (entry.batch.events.empty()) {

@@ -24,15 +24,23 @@ class BatchSink {
 class Batcher {
  public:
   // With a `pool`, a source's new batch starts with buffers sized from its previous flush.
+  // With a `journal`, every committed message is appended to it before anything else can
+  // happen to its batch (a flush, an encoder), and flushed batches carry their journal ticket.
   Batcher(uint64_t flushSizeBytes, int64_t flushIntervalMicros, BatchSink& sink,
-          BatchBufferPool* pool = nullptr);
+          BatchBufferPool* pool = nullptr, BatchJournal* journal = nullptr);
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
   // The buffer for the next message of this group and source. Append the message bytes to its
-  // arena and an EventRef to its events, then call committed() with the bytes appended.
+  // arena and an EventRef to its events, then call committed() with the bytes appended, before
+  // the next batchFor().
   SourceBatch& batchFor(std::string_view group, std::string_view stream, int64_t monotonicNow);
   void committed(size_t bytes);
+  // After each read: writes the messages committed since the last call to the journal (one
+  // write). Without a journal, nothing.
+  void commitJournal() {
+    if (journal_ != nullptr) journal_->commit();
+  }
 
   void flushDue(int64_t monotonicNow);
   void flushAll();
@@ -51,6 +59,8 @@ class Batcher {
   int64_t flushIntervalMicros_;
   BatchSink& sink_;
   BatchBufferPool* pool_;
+  BatchJournal* journal_;
+  SourceBatch* last_ = nullptr;  // the batch batchFor() returned last
   uint64_t bufferedBytes_ = 0;
   std::string keyScratch_;
   std::unordered_map<std::string, Entry> entries_;

@@ -87,5 +87,53 @@ TEST(Batcher, ForgetsIdleSources) {
   EXPECT_EQ(sink.batches.size(), 1000u);
 }
 
+// Records what the batcher tells its journal.
+class FakeJournal final : public BatchJournal {
+ public:
+  JournalTicket openBatch(std::string_view group, std::string_view stream) override {
+    log.push_back("open " + std::string(group) + " " + std::string(stream));
+    return JournalTicket{this, ++serials, 0};
+  }
+  void appendEvent(uint64_t serial, int64_t, std::string_view message) override {
+    log.push_back(std::to_string(serial) + " " + std::string(message));
+  }
+  void commit() override { log.push_back("commit"); }
+  void spooled(const JournalTicket&, uint32_t) override {}
+  void release(const JournalTicket&) override {}
+  std::vector<std::string> log;
+  uint64_t serials = 0;
+};
+
+TEST(Batcher, JournalsEveryCommittedMessageUnderItsBatch) {
+  CollectingSink sink;
+  FakeJournal journal;
+  Batcher batcher(10, 1'000'000, sink, nullptr, &journal);
+  add(batcher, "g", "a", "12345", 0);
+  add(batcher, "g", "b", "1", 0);
+  add(batcher, "g", "a", "22", 0);
+  batcher.commitJournal();
+  add(batcher, "g", "a", "333", 0);  // 11 bytes: flushes both batches, after journaling
+  EXPECT_EQ(journal.log, (std::vector<std::string>{"open g a", "1 12345", "open g b", "2 1", "1 22",
+                                                   "commit", "1 333"}));
+  ASSERT_EQ(sink.batches.size(), 2u);
+  for (const auto& b : sink.batches) {
+    EXPECT_EQ(b.journal.journal, &journal);
+    EXPECT_EQ(b.journal.serial, b.stream == "a" ? 1u : 2u);
+  }
+  // The next message of a flushed source opens a new batch with a new serial.
+  add(batcher, "g", "a", "4", 0);
+  EXPECT_EQ(journal.log.back(), "3 4");
+}
+
+TEST(Batcher, ABatchWithoutMessagesHoldsNoJournalSerial) {
+  CollectingSink sink;
+  FakeJournal journal;
+  Batcher batcher(1 << 20, 1'000'000, sink, nullptr, &journal);
+  batcher.batchFor("g", "a", 0);  // an empty message: nothing appended, committed() not called
+  batcher.flushAll();
+  EXPECT_TRUE(journal.log.empty());
+  EXPECT_TRUE(sink.batches.empty());
+}
+
 }  // namespace
 }  // namespace kinesyslog::record

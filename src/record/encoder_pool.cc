@@ -13,27 +13,50 @@ namespace kinesyslog::record {
 
 namespace {
 
+// Writes one batch's records to the spool and marks each in the batch's journal.
 class SpoolingSink final : public RecordSink {
  public:
   SpoolingSink(spool::SpoolDirectory& spool, const std::atomic<bool>& giveUp)
       : spool_(spool), giveUp_(giveUp) {}
-  void onRecord(std::string_view gzipRecord, size_t /*eventCount*/) override {
+
+  void startBatch(const JournalTicket& ticket) {
+    ticket_ = ticket;
+    eventsSpooled_ = 0;
+    eventsLost_ = 0;
+  }
+  // Events of the batch that are not in the spool (their writes were given up).
+  uint64_t eventsLost() const { return eventsLost_; }
+
+  void onRecord(std::string_view gzipRecord, size_t eventCount) override {
     using metrics::Counter;
-    // A failed write (disk full, EIO) is retried: the record is the only copy of its messages.
+    // A failed write (disk full, EIO) is retried: the record is the only copy of its messages
+    // outside the journal.
     while (!spool_.write(gzipRecord)) {
       metrics::counters().add(Counter::kSpoolWriteErrors);
       metrics::problems().report(metrics::Problem::kSpoolWriteFailed,
                                  SystemClock::instance().monotonicMicros(),
                                  "retrying in 1 s; the record stays in memory");
-      if (giveUp_.load()) return;
+      if (giveUp_.load()) {
+        eventsLost_ += eventCount;
+        return;
+      }
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
     metrics::counters().add(Counter::kSpoolWrites);
+    eventsSpooled_ += eventCount;
+    // Only a prefix of the batch can be marked: after a record was given up, later records are
+    // left for the replay too.
+    if (ticket_.journal != nullptr && eventsLost_ == 0) {
+      ticket_.journal->spooled(ticket_, static_cast<uint32_t>(eventsSpooled_));
+    }
   }
 
  private:
   spool::SpoolDirectory& spool_;
   const std::atomic<bool>& giveUp_;
+  JournalTicket ticket_;
+  uint64_t eventsSpooled_ = 0;
+  uint64_t eventsLost_ = 0;
 };
 
 }  // namespace
@@ -72,9 +95,22 @@ void EncoderPool::drainAndStop() {
   threads_.clear();
 }
 
+uint64_t EncoderPool::drainAndStop(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::unique_lock lock(mutex_);
+    stopping_ = true;
+    wake_.notify_all();
+    if (!idle_.wait_until(lock, deadline, [this] { return queue_.empty() && busy_ == 0; })) {
+      giveUp_.store(true);
+    }
+  }
+  drainAndStop();
+  return unspooledMessages_.load();
+}
+
 void EncoderPool::run() {
   RecordEncoder encoder(owner_, compressionLevel_);
-  SpoolingSink sink(spool_, abandonFailedWrites_);
+  SpoolingSink sink(spool_, giveUp_);
   uint64_t reportedJson = 0, reportedFed = 0, reportedRecords = 0, reportedResplits = 0,
            reportedOversize = 0;
   for (;;) {
@@ -85,8 +121,24 @@ void EncoderPool::run() {
       if (queue_.empty()) return;  // stopping and drained
       batch = std::move(queue_.front());
       queue_.pop_front();
+      ++busy_;
     }
-    encoder.encode(batch, sink);
+    uint64_t lost = 0;
+    if (giveUp_.load()) {
+      // Past the shutdown deadline: not even tried; the journal (when on) still holds it.
+      lost = batch.events.size();
+    } else {
+      sink.startBatch(batch.journal);
+      encoder.encode(batch, sink);
+      lost = sink.eventsLost();
+    }
+    if (lost == 0 && batch.journal.journal != nullptr) {
+      batch.journal.journal->release(batch.journal);
+    }
+    if (lost > 0) {
+      unspooledMessages_.fetch_add(lost);
+      metrics::counters().add(metrics::Counter::kShutdownUnspooledMessages, lost);
+    }
     queuedBytes_.fetch_sub(batch.arena.size(), std::memory_order_relaxed);
     if (buffers_ != nullptr) buffers_->recycle(std::move(batch));
 
@@ -102,6 +154,11 @@ void EncoderPool::run() {
     reportedResplits = c.resplits;
     counters.add(metrics::Counter::kEventsOversizeDropped, c.oversizeEvents - reportedOversize);
     reportedOversize = c.oversizeEvents;
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
+    idle_.notify_all();
   }
 }
 

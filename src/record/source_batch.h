@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "record/batch_journal.h"
+
 namespace kinesyslog::record {
 
 // One event of a batch; its message bytes live in the batch's arena.
@@ -27,6 +29,9 @@ struct SourceBatch {
   std::string stream;  // logStream: the source address in canonical text
   std::string arena;   // message bytes back to back: rewritten and truncated, NOT JSON-escaped
   std::vector<EventRef> events;
+  // Where the batch's messages are journaled; journal is null when the journal is off or the
+  // batch has no message yet.
+  JournalTicket journal;
 
   // Bytes of message text held; what --flush-size counts.
   size_t messageBytes() const { return arena.size(); }
@@ -50,6 +55,7 @@ struct SourceBatch {
   void clear() {
     arena.clear();
     events.clear();
+    journal = JournalTicket{};
   }
 };
 

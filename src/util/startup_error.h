@@ -10,6 +10,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNoPermission = 77;  // EX_NOPERM
 inline constexpr int kExitConfig = 78;        // EX_CONFIG
+// Shutdown ended with messages the disk would not take into the spool (the journal keeps them).
+inline constexpr int kExitUnspooled = 75;  // EX_TEMPFAIL
 
 // Thrown only during start-up for a problem that ends the process with one clear line. The
 // data path never throws; it returns values and counts.
