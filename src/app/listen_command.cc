@@ -242,7 +242,7 @@ int runListen(const ListenOptions& o) {
   // intake, so a burst waits in the kernel instead of in our heap.
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
-                                 o.flushSize * o.workers, o.partialBudget);
+                                 o.flushSize * o.workers);
 
   raiseDescriptorLimit();
   net::WorkerOptions workerOptions;
@@ -256,6 +256,9 @@ int runListen(const ListenOptions& o) {
   workerOptions.tlsHandshakeTimeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
   workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
+  // Each worker owns an equal share, so the shares add up to a hard bound without any worker
+  // touching another's connections.
+  workerOptions.partialBudgetBytes = o.partialBudget / o.workers;
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (unsigned i = 0; i < o.workers; ++i) {
