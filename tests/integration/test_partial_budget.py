@@ -21,7 +21,7 @@ BUDGET = 8 * MIB
 WORKERS = 2
 FLUSH = 1 * MIB  # small batches, so that the budget is most of what the relay may add
 BODY = 60_000  # bytes each client sends after its count or PRI
-# Peak RSS may pass the resident set at start by the budget, DESIGN section 5's two flushes per
+# Peak RSS may pass the resident set at start by the budget, the memory bound's two flushes per
 # worker (a batch filling, one being encoded), and a margin for allocator slack, the records
 # being compressed and written, and 2,400 connections' own state. Measured: about 22 MiB over
 # the start (12 MiB) with these settings; without the bound, 2,400 x 60,000 bytes are 137 MiB.
@@ -72,7 +72,9 @@ def wait_released(r, base_fds, what):
             return
         assert time.monotonic() < deadline, (
             f"{what}: {R.WAIT_TIMEOUT:.0f} s after the clients closed, the relay holds {fds} "
-            f"descriptors ({base_fds} at start) and {stuck} sockets in CLOSE_WAIT")
+            f"descriptors ({base_fds} at start) and {stuck} sockets in CLOSE_WAIT; RSS "
+            f"{R.proc_status_kib(r.proc.pid, 'VmRSS') / 1024:.1f} MiB, peak "
+            f"{R.proc_status_kib(r.proc.pid, 'VmHWM') / 1024:.1f} MiB")
         time.sleep(0.1)
 
 
