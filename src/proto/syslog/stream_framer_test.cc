@@ -685,6 +685,24 @@ TEST(StreamFramerTest, BudgetCutHoldingNoMessageDeliversNothing) {
   EXPECT_EQ(framer.counters().incomplete, 1u);
 }
 
+TEST(StreamFramerTest, MemoryStaysWithinAQuarterOfTheBytesHeld) {
+  // The budget charges heldBytes(); the buffer may hold at most a quarter more memory.
+  std::mt19937 rng(4);
+  for (const std::string head : {"<13>", "65536 "}) {
+    StreamFramer framer(kBig);
+    CollectingSink sink;
+    framer.feed(head, sink);
+    for (size_t sent = 0; sent < 60'000;) {
+      const size_t n = 1 + rng() % 3000;
+      framer.feed(std::string(n, 'm'), sink);
+      sent += n;
+      ASSERT_LE(framer.memoryHeld(),
+                std::max<size_t>(framer.heldBytes() + framer.heldBytes() / 4 + 1, 4096));
+    }
+    EXPECT_TRUE(sink.frames.empty());
+  }
+}
+
 TEST(StreamFramerTest, BudgetCutsAtRandomPointsKeepTheInvariants) {
   std::mt19937 rng(99);
   for (int round = 0; round < 300; ++round) {
@@ -698,6 +716,10 @@ TEST(StreamFramerTest, BudgetCutsAtRandomPointsKeepTheInvariants) {
       framer.feed(std::string_view(stream).substr(from, n), sink);
       from += n;
       ASSERT_LE(framer.memoryHeld(), maxSize);
+      // Growth by a quarter: the memory stays within 25 % of the bytes the budget charges, or
+      // the 4 KiB kept for reuse.
+      ASSERT_LE(framer.memoryHeld(),
+                std::max<size_t>(framer.heldBytes() + framer.heldBytes() / 4 + 1, 4096));
       if (rng() % 3 == 0) {
         const size_t before = sink.frames.size();
         const uint64_t cuts = framer.counters().budgetCuts;
