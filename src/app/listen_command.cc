@@ -308,7 +308,7 @@ int runListen(const ListenOptions& o) {
   // intake, so a burst waits in the kernel instead of in our heap.
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
-                                 o.flushSize * o.workers, o.partialBudget);
+                                 o.flushSize * o.workers);
 
   // One journal per I/O thread: what a read returned is written there before it joins a batch.
   std::vector<std::unique_ptr<spool::MessageJournal>> journals;
@@ -342,6 +342,9 @@ int runListen(const ListenOptions& o) {
   workerOptions.tlsHandshakeTimeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
   workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
+  // Each worker owns an equal share, so the shares add up to a hard bound without any worker
+  // touching another's connections.
+  workerOptions.partialBudgetBytes = o.partialBudget / o.workers;
   const bool ipv6 = o.address.find(':') != std::string::npos;
   std::vector<std::vector<int>> udpSockets;  // [port][worker]
   for (uint16_t port : udpPorts) udpSockets.push_back(openUdpSockets(o, port));

@@ -293,6 +293,13 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   }
   if (o.verifyClient.empty()) o.verifyClient = o.ca.empty() ? "none" : "required";
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
+  // Each worker owns an equal share of the partial-message budget and must be able to hold one
+  // message of the maximum size; a smaller share would cut every message longer than it.
+  if (o.partialBudget / o.workers < o.maxMessageSize) {
+    return usage("--partial-budget " + std::to_string(o.partialBudget) +
+                 " is below one --max-message-size (" + std::to_string(o.maxMessageSize) +
+                 ") per worker (" + std::to_string(o.workers) + " workers)");
+  }
   // DESIGN §2: the TLS port defaults to 6514 only when a certificate and key are given.
   if (tlsPort->count() == 0 && !o.cert.empty() && !o.key.empty()) o.tlsPorts = {6514};
   return result;

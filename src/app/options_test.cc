@@ -73,6 +73,19 @@ TEST(CommandLine, UsageErrorsExitTwo) {
   EXPECT_EQ(ok.listen.flushIntervalSeconds, 0.25);
 }
 
+TEST(CommandLine, PartialBudgetHoldsOneMaximumMessagePerWorker) {
+  // Each worker owns budget / workers and must be able to hold one message of the maximum size.
+  auto fits = parse({"listen", "--udp-port", "1", "--workers", "4", "--max-message-size", "64K",
+                     "--partial-budget", "256K"});
+  EXPECT_FALSE(fits.finished);
+  EXPECT_EQ(fits.listen.partialBudget, 256u * 1024);
+  EXPECT_EQ(parse({"listen", "--udp-port", "1", "--workers", "4", "--max-message-size", "64K",
+                   "--partial-budget", "255K"})
+                .exitCode,
+            2);
+  EXPECT_EQ(parse({"listen", "--udp-port", "1", "--partial-budget", "0"}).exitCode, 2);
+}
+
 TEST(CommandLine, TlsPortDefaultsOnlyWithCertAndKey) {
   auto c = parse({"listen", "--cert", "c.pem", "--key", "k.pem", "--output-dir", "/x"});
   EXPECT_EQ(c.listen.tlsPorts, (std::vector<uint16_t>{6514}));

@@ -20,6 +20,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "UDP datagram dropped (spool full)",
     "UDP datagram dropped by the kernel",
     "TCP reading paused (spool full)",
+    "partial-message budget full",
     "connection error",
     "accept error",
     "TLS client rejected",

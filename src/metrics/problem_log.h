@@ -23,6 +23,7 @@ enum class Problem : size_t {
   kUdpDroppedSpoolFull,
   kUdpKernelDropped,
   kTcpPausedSpoolFull,
+  kPartialBudgetCut,
   kConnectionError,
   kAcceptError,
   kTlsClientRejected,

@@ -40,6 +40,7 @@ enum class Counter : size_t {
   kTcpConnectionsActive,
   kTcpConnectionErrors,
   kTcpReadPauses,
+  kPartialBudgetCuts,  // partial messages cut to keep connections within --partial-budget
   kTlsHandshakes,
   kTlsHandshakeFailures,
   kTlsHandshakeTimeouts,

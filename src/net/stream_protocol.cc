@@ -36,7 +36,13 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
     read_ = nullptr;
   }
 
-  size_t bufferedBytes() const override { return framer_.bufferedBytes(); }
+  void cutPartial(const StreamRead& read) override {
+    read_ = &read;
+    framer_.cutPartial(*this);
+    read_ = nullptr;
+  }
+
+  size_t heldBytes() const override { return framer_.heldBytes(); }
 
   void publishCounters(const StreamRead& read) override {
     auto& counters = metrics::counters();
@@ -45,11 +51,21 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
     if (rewritten_ > 0) counters.add(Counter::kMessagesRewritten, rewritten_);
     messages_ = rewritten_ = 0;
     const std::string_view source = read.source;
+    const uint64_t cuts = now.budgetCuts - reported_.budgetCuts;
     if (now.truncated != reported_.truncated) {
       counters.add(Counter::kMessagesTruncated, now.truncated - reported_.truncated);
+    }
+    if (now.truncated - reported_.truncated > cuts) {
       metrics::problems().report(
           Problem::kMessageTruncated, read.monotonicNow,
           "TCP message longer than --max-message-size from " + std::string(source));
+    }
+    if (cuts > 0) {
+      counters.add(Counter::kPartialBudgetCuts, cuts);
+      metrics::problems().report(Problem::kPartialBudgetCut, read.monotonicNow,
+                                 "the partial message from " + std::string(source) +
+                                     " delivered truncated to make room; the rest of its frame "
+                                     "discarded");
     }
     if (now.incomplete != reported_.incomplete) {
       counters.add(Counter::kFramesIncomplete, now.incomplete - reported_.incomplete);
@@ -106,7 +122,9 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
     read_ = nullptr;
   }
 
-  size_t bufferedBytes() const override { return framer_.bufferedBytes(); }
+  void cutPartial(const StreamRead& /*read*/) override { framer_.cutPartial(); }
+
+  size_t heldBytes() const override { return framer_.heldBytes(); }
 
   void publishCounters(const StreamRead& read) override {
     auto& counters = metrics::counters();
@@ -135,6 +153,14 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
       counters.add(Counter::kGelfInvalidTimestamp, invalidTimestamp_);
       problems.report(Problem::kGelfInvalidTimestamp, read.monotonicNow,
                       "from " + std::string(source) + " (receive time used)");
+    }
+    const uint64_t cuts = now.budgetCuts - reported_.budgetCuts;
+    if (cuts > 0) {
+      counters.add(Counter::kPartialBudgetCuts, cuts);
+      problems.report(Problem::kPartialBudgetCut, read.monotonicNow,
+                      "the partial GELF message from " + std::string(source) +
+                          " dropped to make room (truncated JSON is useless); the rest of its "
+                          "frame discarded");
     }
     if (now.incomplete != reported_.incomplete) {
       counters.add(Counter::kFramesIncomplete, now.incomplete - reported_.incomplete);

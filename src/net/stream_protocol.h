@@ -31,8 +31,12 @@ class StreamProtocol {
   // The stream ended (the peer closed, or the shutdown deadline came): delivers a partial
   // message as DESIGN §1 says for the input, and resets.
   virtual void finish(const StreamRead& read) = 0;
-  // Bytes of a partial message held (for the shared partial-message budget).
-  virtual size_t bufferedBytes() const = 0;
+  // The partial-message budget needs the room: syslog delivers the partial message truncated,
+  // GELF drops it (truncated JSON is useless); either way the rest of its frame is discarded
+  // and the memory freed. The connection stays open.
+  virtual void cutPartial(const StreamRead& read) = 0;
+  // Bytes of a partial message held: what the partial-message budget charges.
+  virtual size_t heldBytes() const = 0;
   // Adds what happened since the last call to the process counters and the problem log; called
   // once per read, so that the per-message path touches no atomics.
   virtual void publishCounters(const StreamRead& read) = 0;

@@ -27,14 +27,13 @@ TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::
       protocol_(makeStreamProtocol(worker, group)),
       tls_(tls ? std::make_unique<TlsSession>(std::move(tls)) : nullptr),
       timer_(worker.io()),
-      drainTimer_(worker.io()) {
-  worker_.backpressure().connectionOpened();
+      drainTimer_(worker.io()),
+      budgetSlot_(worker.partialBudget().join(*this)) {
   metrics::counters().add(metrics::Counter::kTcpConnectionsActive);
 }
 
 TcpConnection::~TcpConnection() {
-  worker_.backpressure().partialChanged(-static_cast<int64_t>(partialReported_));
-  worker_.backpressure().connectionClosed();
+  leaveBudget();
   metrics::counters().sub(metrics::Counter::kTcpConnectionsActive);
 }
 
@@ -158,9 +157,7 @@ void TcpConnection::retryLater(std::chrono::milliseconds delay) {
 }
 
 void TcpConnection::onReadable() {
-  auto& backpressure = worker_.backpressure();
-  if (backpressure.intakeBlocked() ||
-      backpressure.shouldPauseForPartial(protocol_->bufferedBytes())) {
+  if (worker_.backpressure().intakeBlocked()) {
     metrics::counters().add(metrics::Counter::kTcpReadPauses);
     retryLater(kPauseRecheck);
     return;
@@ -170,12 +167,18 @@ void TcpConnection::onReadable() {
   ReadStatus status = ReadStatus::kDrained;
   receiveMicros_ = SystemClock::instance().nowMicros();
   monotonicNow_ = SystemClock::instance().monotonicMicros();
+  auto& budget = worker_.partialBudget();
+  const size_t maxHeld = worker_.options().maxMessageSize;
   for (int i = 0; i < kReadsPerWakeup; ++i) {
+    // Room first, so that the bytes held never pass the budget: the budget cuts what it must
+    // (other connections' partial messages, or this one's) and never makes a read wait.
+    budget.makeRoom(budgetSlot_, maxHeld);
     size_t n = 0;
     status = readSome(buffer.data(), buffer.size(), n);
     if (n > 0) {
       bytes += n;
       protocol_->feed(std::string_view(buffer.data(), n), currentRead());
+      budget.update(budgetSlot_, protocol_->heldBytes());
     }
     if (status != ReadStatus::kFull) break;  // drained what the kernel (and OpenSSL) had
   }
@@ -240,12 +243,21 @@ TcpConnection::ReadStatus TcpConnection::readSome(char* data, size_t size, size_
 
 void TcpConnection::publishCounters() {
   protocol_->publishCounters(currentRead());
-  size_t partial = protocol_->bufferedBytes();
-  if (partial != partialReported_) {
-    worker_.backpressure().partialChanged(static_cast<int64_t>(partial) -
-                                          static_cast<int64_t>(partialReported_));
-    partialReported_ = partial;
-  }
+}
+
+// Called by the worker's budget during another connection's read (or before this one's): the
+// partial message goes out through the protocol's usual path, and reading goes on as before.
+void TcpConnection::cutPartial() {
+  monotonicNow_ = SystemClock::instance().monotonicMicros();
+  receiveMicros_ = SystemClock::instance().nowMicros();
+  protocol_->cutPartial(currentRead());
+  publishCounters();
+}
+
+void TcpConnection::leaveBudget() {
+  if (!inBudget_) return;
+  inBudget_ = false;
+  worker_.partialBudget().leave(budgetSlot_);
 }
 
 void TcpConnection::beginDrain() {
@@ -284,6 +296,7 @@ void TcpConnection::close(bool /*peerClosed*/) {
   protocol_->finish(currentRead());
   worker_.batcher().commitJournal();
   publishCounters();
+  leaveBudget();
   std::error_code ignored;
   timer_.cancel();
   drainTimer_.cancel();

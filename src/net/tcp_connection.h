@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "net/partial_budget.h"
 #include "net/stream_protocol.h"
 
 namespace kinesyslog::net {
@@ -20,7 +21,10 @@ class TlsSession;
 // With a TLS context it is an RFC 5425 connection: a handshake stage (bounded by the handshake
 // timeout) comes first, then the same read loop over TLS records (RFC 5425 §4.3: the same
 // octet-counted framing inside TLS; GELF's NUL-ended frames likewise).
-class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
+// Its partial message is charged to the worker's PartialBudget, which may cut it to make room
+// for another connection's read.
+class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
+                            private PartialBudget::Holder {
  public:
   TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
                 const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr);
@@ -46,6 +50,8 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
   void retryLater(std::chrono::milliseconds delay);
   void armDrainTimer();
   void close(bool peerClosed);
+  void cutPartial() override;
+  void leaveBudget();
   void publishCounters();
   StreamRead currentRead() const { return StreamRead{source_, receiveMicros_, monotonicNow_}; }
 
@@ -57,7 +63,8 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection> {
   std::string readError_;            // why the last read failed (kFailed)
   asio::steady_timer timer_;         // handshake timeout, then backpressure rechecks
   asio::steady_timer drainTimer_;
-  size_t partialReported_ = 0;
+  PartialBudget::Slot budgetSlot_;
+  bool inBudget_ = true;
   bool draining_ = false;
   bool closed_ = false;
   bool paused_ = false;

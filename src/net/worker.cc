@@ -19,6 +19,7 @@ Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& 
                Backpressure& backpressure, record::BatchJournal* journal)
     : index_(index),
       options_(options),
+      partialBudget_(options.partialBudgetBytes),
       io_(1),
       batcher_(options.flushSizeBytes, options.flushIntervalMicros, sink, options.batchBuffers,
                journal),

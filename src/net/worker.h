@@ -13,6 +13,7 @@
 
 #include "net/backpressure.h"
 #include "net/owned_handlers.h"
+#include "net/partial_budget.h"
 #include "record/batcher.h"
 
 namespace kinesyslog::syslog {
@@ -48,6 +49,9 @@ struct WorkerOptions {
   // and how long a connection may take to send it.
   std::vector<uint16_t> proxyProtocolPorts;
   std::chrono::milliseconds proxyHeaderTimeout{5000};
+  // This worker's share of --partial-budget (the budget divided by the workers); at least
+  // maxMessageSize.
+  uint64_t partialBudgetBytes = 64 * 1024 * 1024;
 
   bool expectsProxyHeader(uint16_t port) const {
     return std::find(proxyProtocolPorts.begin(), proxyProtocolPorts.end(), port) !=
@@ -80,6 +84,7 @@ class Worker {
   asio::io_context& io() { return io_; }
   record::Batcher& batcher() { return batcher_; }
   Backpressure& backpressure() { return backpressure_; }
+  PartialBudget& partialBudget() { return partialBudget_; }
   const WorkerOptions& options() const { return options_; }
   std::vector<char>& readBuffer() { return readBuffer_; }
   std::string groupFor(uint16_t port) const;
@@ -100,6 +105,8 @@ class Worker {
 
   unsigned index_;
   WorkerOptions options_;
+  // Before io_: connections kept alive by pending handlers leave it when io_ is destroyed.
+  PartialBudget partialBudget_;
   asio::io_context io_;
   record::Batcher batcher_;
   Backpressure& backpressure_;

@@ -2,11 +2,13 @@
 // Input layout: byte 0 chooses where the stream is split in two, byte 1 chooses the maximum
 // message size, the rest is the TCP stream. The split feed, a one-byte-at-a-time feed and a
 // one-shot feed must give the same frames and counters; no frame may be empty or exceed the
-// maximum; the framer's buffer must stay within the maximum; delivered plus discarded bytes can
-// never exceed what was read. Every frame then goes through the event builder: the event must
-// hold the frame's bytes exactly (less trailing CR/LF/NUL), its time must be the receive time or
-// a valid GELF timestamp, and the findings must not depend on what the bytes after the message
-// hold (simdjson's padding may contain anything).
+// maximum; the framer's buffer and its memory must stay within the maximum; delivered plus
+// discarded bytes can never exceed what was read. A run with a partial-message budget cut at
+// the split point must free the memory, deliver what came before the split as the split run
+// does, deliver nothing for the cut frame, and keep the same bounds. Every frame then goes through
+// the event builder: the event must hold the frame's bytes exactly (less trailing CR/LF/NUL), its
+// time must be the receive time or a valid GELF timestamp, and the findings must not depend on what
+// the bytes after the message hold (simdjson's padding may contain anything).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,7 +58,8 @@ struct Run {
 
 bool sameCounters(const GelfFramerCounters& a, const GelfFramerCounters& b) {
   return a.frames == b.frames && a.emptySkipped == b.emptySkipped && a.oversize == b.oversize &&
-         a.discardedBytes == b.discardedBytes && a.incomplete == b.incomplete;
+         a.discardedBytes == b.discardedBytes && a.incomplete == b.incomplete &&
+         a.budgetCuts == b.budgetCuts;
 }
 
 Run frame(std::string_view stream, size_t maxSize, const std::vector<size_t>& cuts) {
@@ -65,13 +68,28 @@ Run frame(std::string_view stream, size_t maxSize, const std::vector<size_t>& cu
   size_t from = 0;
   auto feedTo = [&](size_t to) {
     framer.feed(stream.substr(from, to - from), sink);
-    if (framer.bufferedBytes() > maxSize) __builtin_trap();
+    if (framer.bufferedBytes() > maxSize || framer.memoryHeld() > maxSize) __builtin_trap();
     from = to;
   };
   for (size_t cut : cuts) feedTo(cut);
   feedTo(stream.size());
   framer.finish(sink);
   if (framer.bufferedBytes() != 0) __builtin_trap();
+  return {std::move(sink.frames), framer.counters()};
+}
+
+// Feeds stream[0, at), cuts as the budget would, feeds the rest and finishes. `beforeCut`: the
+// number of frames delivered before the cut.
+Run frameWithBudgetCut(std::string_view stream, size_t maxSize, size_t at, size_t& beforeCut) {
+  GelfStreamFramer framer(maxSize);
+  CollectingSink sink(maxSize);
+  framer.feed(stream.substr(0, at), sink);
+  beforeCut = sink.frames.size();
+  framer.cutPartial();
+  if (framer.memoryHeld() != 0 || framer.counters().budgetCuts > 1) __builtin_trap();
+  framer.feed(stream.substr(at), sink);
+  if (framer.memoryHeld() > maxSize) __builtin_trap();
+  framer.finish(sink);
   return {std::move(sink.frames), framer.counters()};
 }
 
@@ -108,11 +126,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
-  size_t delivered = 0;
-  for (const Frame& f : whole.frames) delivered += f.text.size();
-  const GelfFramerCounters& c = whole.counters;
-  if (delivered + c.discardedBytes > stream.size()) __builtin_trap();
-  if (c.frames != whole.frames.size() || c.incomplete > 1) __builtin_trap();
+  size_t beforeCut = 0;
+  const Run cut = frameWithBudgetCut(stream, maxSize, split, beforeCut);
+  if (beforeCut > halves.frames.size()) __builtin_trap();
+  for (size_t i = 0; i < beforeCut; ++i) {
+    if (cut.frames[i] != halves.frames[i]) __builtin_trap();
+  }
+  // A cut frame is dropped, never delivered: at most one frame fewer than without the cut (none
+  // fewer when that frame was to be dropped as oversize anyway).
+  if (cut.frames.size() > halves.frames.size() ||
+      cut.frames.size() + cut.counters.budgetCuts < halves.frames.size()) {
+    __builtin_trap();
+  }
+  for (const Run* run : {&whole, &cut}) {
+    size_t delivered = 0;
+    for (const Frame& f : run->frames) delivered += f.text.size();
+    const GelfFramerCounters& c = run->counters;
+    if (delivered + c.discardedBytes > stream.size()) __builtin_trap();
+    if (c.frames != run->frames.size() || c.incomplete > 1) __builtin_trap();
+  }
 
   static GelfParser parser(65536);
   kinesyslog::record::SourceBatch batch;

@@ -2,8 +2,11 @@
 // Input layout: byte 0 chooses where the stream is split in two, byte 1 chooses the maximum
 // message size, the rest is the TCP stream. The split feed, a one-byte-at-a-time feed and a
 // one-shot feed must give the same messages, flags and counters; no message may be empty or
-// exceed the maximum; the buffer must stay within the maximum plus a pending length prefix; and
-// delivered plus discarded bytes can never exceed what was read.
+// exceed the maximum; the buffer must stay within the maximum plus a pending length prefix, its
+// memory within the maximum; and delivered plus discarded bytes can never exceed what was read.
+// A run with a partial-message budget cut at the split point must free the memory, deliver
+// what came before the split as the split run does, add at most the one truncated message, and
+// keep the same bounds.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -48,7 +51,8 @@ struct Run {
 bool sameCounters(const FramerCounters& a, const FramerCounters& b) {
   return a.octetCounted == b.octetCounted && a.nonTransparent == b.nonTransparent &&
          a.emptySkipped == b.emptySkipped && a.truncated == b.truncated &&
-         a.discardedBytes == b.discardedBytes && a.incomplete == b.incomplete;
+         a.discardedBytes == b.discardedBytes && a.incomplete == b.incomplete &&
+         a.budgetCuts == b.budgetCuts;
 }
 
 Run frame(std::string_view stream, size_t maxSize, const std::vector<size_t>& cuts) {
@@ -57,13 +61,34 @@ Run frame(std::string_view stream, size_t maxSize, const std::vector<size_t>& cu
   size_t from = 0;
   auto feedTo = [&](size_t to) {
     framer.feed(stream.substr(from, to - from), sink);
-    if (framer.bufferedBytes() > maxSize + 9) __builtin_trap();
+    if (framer.bufferedBytes() > maxSize + 9 || framer.memoryHeld() > maxSize) __builtin_trap();
     from = to;
   };
   for (size_t cut : cuts) feedTo(cut);
   feedTo(stream.size());
   framer.finish(sink);
   if (framer.bufferedBytes() != 0) __builtin_trap();
+  return {std::move(sink.frames), framer.counters()};
+}
+
+// Feeds stream[0, at), cuts as the budget would, feeds the rest and finishes. `beforeCut`: the
+// number of messages delivered before the cut.
+Run frameWithBudgetCut(std::string_view stream, size_t maxSize, size_t at, size_t& beforeCut) {
+  StreamFramer framer(maxSize);
+  CollectingSink sink(maxSize);
+  framer.feed(stream.substr(0, at), sink);
+  beforeCut = sink.frames.size();
+  framer.cutPartial(sink);
+  if (framer.memoryHeld() != 0 || framer.counters().budgetCuts != sink.frames.size() - beforeCut) {
+    __builtin_trap();
+  }
+  if (sink.frames.size() > beforeCut &&
+      !kinesyslog::syslog::hasFlag(sink.frames.back().flags, FrameFlags::kTruncated)) {
+    __builtin_trap();
+  }
+  framer.feed(stream.substr(at), sink);
+  if (framer.memoryHeld() > maxSize) __builtin_trap();
+  framer.finish(sink);
   return {std::move(sink.frames), framer.counters()};
 }
 
@@ -89,17 +114,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  size_t delivered = 0;
-  uint64_t truncated = 0;
-  uint64_t incomplete = 0;
-  for (const Frame& f : whole.frames) {
-    delivered += f.message.size();
-    truncated += kinesyslog::syslog::hasFlag(f.flags, FrameFlags::kTruncated);
-    incomplete += kinesyslog::syslog::hasFlag(f.flags, FrameFlags::kIncomplete);
+  size_t beforeCut = 0;
+  const Run cut = frameWithBudgetCut(stream, maxSize, split, beforeCut);
+  // Up to the cut, the same messages as any other split; the cut adds at most one.
+  if (beforeCut > halves.frames.size() || cut.counters.budgetCuts > 1) __builtin_trap();
+  for (size_t i = 0; i < beforeCut; ++i) {
+    if (cut.frames[i] != halves.frames[i]) __builtin_trap();
   }
-  const FramerCounters& c = whole.counters;
-  if (delivered + c.discardedBytes > stream.size()) __builtin_trap();
-  if (c.octetCounted + c.nonTransparent != whole.frames.size()) __builtin_trap();
-  if (truncated != c.truncated || incomplete > c.incomplete || c.incomplete > 1) __builtin_trap();
+
+  for (const Run* run : {&whole, &cut}) {
+    size_t delivered = 0;
+    uint64_t truncated = 0;
+    uint64_t incomplete = 0;
+    for (const Frame& f : run->frames) {
+      delivered += f.message.size();
+      truncated += kinesyslog::syslog::hasFlag(f.flags, FrameFlags::kTruncated);
+      incomplete += kinesyslog::syslog::hasFlag(f.flags, FrameFlags::kIncomplete);
+    }
+    const FramerCounters& c = run->counters;
+    if (delivered + c.discardedBytes > stream.size()) __builtin_trap();
+    if (c.octetCounted + c.nonTransparent != run->frames.size()) __builtin_trap();
+    if (truncated != c.truncated || incomplete > c.incomplete || c.incomplete > 1) {
+      __builtin_trap();
+    }
+  }
   return 0;
 }

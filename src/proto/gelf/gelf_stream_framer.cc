@@ -15,6 +15,14 @@ namespace {
 // thousands of idle connections stay small; ordinary split frames fit under this.
 constexpr size_t kRetainedCapacity = 4096;
 
+// The capacity a partial-message buffer grows to. The partial-message budget charges the bytes
+// held; growth by a quarter (not doubling) keeps the memory within 25 % of them (or 256 bytes),
+// while copying stays amortised linear (each byte is copied about 5 times at most).
+constexpr size_t kMinGrowth = 256;
+size_t grownCapacity(size_t capacity, size_t needed, size_t maximum) {
+  return std::min(std::max({needed, capacity + capacity / 4, kMinGrowth}), maximum);
+}
+
 // The first NUL or LF in [p, end), or end: the framer's hot loop, 16 bytes a step with SSE2.
 const char* findTerminator(const char* p, const char* end) {
 #if defined(__SSE2__)
@@ -75,7 +83,7 @@ void GelfStreamFramer::feed(std::string_view bytes, GelfFrameSink& sink) {
     } else {
       append(p, n);
       ++counters_.frames;
-      sink.onGelfFrame(buffer_, false);
+      sink.onGelfFrame(held(), false);
       releaseBuffer();
     }
     p = terminator + 1;  // the terminator is framing, not message
@@ -84,29 +92,40 @@ void GelfStreamFramer::feed(std::string_view bytes, GelfFrameSink& sink) {
 
 void GelfStreamFramer::finish(GelfFrameSink& sink) {
   if (discarding_) {
-    // The oversize frame was counted when it passed the maximum; it also ended early.
+    // The oversize or cut frame was counted when it was dropped; it also ended early.
     ++counters_.incomplete;
     discarding_ = false;
   } else if (!buffer_.empty()) {
     ++counters_.incomplete;
     ++counters_.frames;
-    sink.onGelfFrame(buffer_, true);
+    sink.onGelfFrame(held(), true);
   }
   releaseBuffer();
+}
+
+void GelfStreamFramer::cutPartial() {
+  if (!buffer_.empty()) {
+    ++counters_.budgetCuts;
+    counters_.discardedBytes += buffer_.size();
+    discarding_ = true;
+  }
+  // Without a frame held, at most a buffer kept for reuse: freed all the same.
+  std::vector<char>().swap(buffer_);
 }
 
 void GelfStreamFramer::append(const char* p, size_t n) {
   if (n == 0) return;
   const size_t needed = buffer_.size() + n;  // <= maxMessageSize_, checked by the caller
   if (needed > buffer_.capacity()) {
-    buffer_.reserve(std::min(std::max(needed, 2 * buffer_.capacity()), maxMessageSize_));
+    // The insert below then never reallocates: the capacity stays within the maximum.
+    buffer_.reserve(grownCapacity(buffer_.capacity(), needed, maxMessageSize_));
   }
-  buffer_.append(p, n);
+  buffer_.insert(buffer_.end(), p, p + n);
 }
 
 void GelfStreamFramer::releaseBuffer() {
   if (buffer_.capacity() > kRetainedCapacity) {
-    std::string().swap(buffer_);
+    std::vector<char>().swap(buffer_);
   } else {
     buffer_.clear();
   }

@@ -24,7 +24,8 @@ void PrintTo(const Frame& f, std::ostream* os) {
 }
 
 auto fields(const GelfFramerCounters& c) {
-  return std::make_tuple(c.frames, c.emptySkipped, c.oversize, c.discardedBytes, c.incomplete);
+  return std::make_tuple(c.frames, c.emptySkipped, c.oversize, c.discardedBytes, c.incomplete,
+                         c.budgetCuts);
 }
 
 class CollectingSink : public GelfFrameSink {
@@ -52,6 +53,7 @@ Result frameWithCuts(std::string_view stream, size_t maxSize, const std::vector<
   auto feedTo = [&](size_t to) {
     framer.feed(stream.substr(from, to - from), sink);
     r.maxBuffered = std::max(r.maxBuffered, framer.bufferedBytes());
+    EXPECT_LE(framer.memoryHeld(), std::max<size_t>(maxSize, 1));  // what the budget charges
     from = to;
   };
   for (size_t cut : cuts) feedTo(cut);
@@ -187,6 +189,77 @@ TEST(GelfStreamFramerTest, FinishResetsForANewStream) {
   framer.finish(sink);
   framer.feed("def\0"s, sink);
   EXPECT_EQ(sink.frames, (std::vector<Frame>{{"abc", true}, {"def"}}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cuts by the partial-message budget (cutPartial)
+
+TEST(GelfStreamFramerTest, BudgetCutAtEverySplitPointDropsTheFrameHeld) {
+  // Three frames: [0, 52) kA NUL, [52, 104) kB LF, [104, 111) "tail" NUL... then "end" NUL.
+  const std::string stream = std::string(kA) + '\0' + std::string(kB) + '\n' + "{\"t\":1}\0end\0"s;
+  struct Span {
+    size_t start, end;  // end: after the terminator
+  };
+  std::vector<Span> spans;
+  for (size_t start = 0, i = 0; i < stream.size(); ++i) {
+    if (stream[i] == '\0' || stream[i] == '\n') {
+      spans.push_back({start, i + 1});
+      start = i + 1;
+    }
+  }
+  ASSERT_EQ(spans.size(), 4u);
+  const Result whole = frameWhole(stream);
+  for (size_t at = 0; at <= stream.size(); ++at) {
+    GelfStreamFramer framer(65536);
+    CollectingSink sink;
+    framer.feed(std::string_view(stream).substr(0, at), sink);
+    framer.cutPartial();
+    EXPECT_EQ(framer.memoryHeld(), 0u) << "cut at " << at;
+    framer.feed(std::string_view(stream).substr(at), sink);  // the rest, then the next frames
+    framer.finish(sink);
+    std::vector<Frame> want;
+    GelfFramerCounters counters = whole.counters;
+    for (size_t i = 0; i < spans.size(); ++i) {
+      if (at > spans[i].start && at < spans[i].end) {
+        // Inside this frame, before its terminator: dropped whole, never truncated.
+        --counters.frames;
+        ++counters.budgetCuts;
+        counters.discardedBytes += spans[i].end - 1 - spans[i].start;
+      } else {
+        want.push_back(whole.frames[i]);
+      }
+    }
+    EXPECT_EQ(sink.frames, want) << "cut at " << at;
+    EXPECT_EQ(fields(framer.counters()), fields(counters)) << "cut at " << at;
+  }
+}
+
+TEST(GelfStreamFramerTest, BudgetCutThenCloseIsIncompleteAndDeliversNothing) {
+  GelfStreamFramer framer(65536);
+  CollectingSink sink;
+  framer.feed(std::string(60'000, '{'), sink);
+  EXPECT_EQ(framer.memoryHeld(), 60'000u);
+  framer.cutPartial();
+  framer.feed(std::string(10, '{'), sink);
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  framer.finish(sink);
+  EXPECT_TRUE(sink.frames.empty());
+  EXPECT_EQ(framer.counters().budgetCuts, 1u);
+  EXPECT_EQ(framer.counters().incomplete, 1u);
+  EXPECT_EQ(framer.counters().discardedBytes, 60'010u);
+}
+
+TEST(GelfStreamFramerTest, BudgetCutHoldingNoFrameOnlyFreesMemory) {
+  GelfStreamFramer framer(100);
+  CollectingSink sink;
+  framer.feed("ab", sink);
+  framer.feed("c\0"s, sink);
+  EXPECT_GT(framer.memoryHeld(), 0u);  // kept for the next split frame
+  framer.cutPartial();
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  framer.feed("next\0"s, sink);
+  EXPECT_EQ(sink.frames, (std::vector<Frame>{{"abc"}, {"next"}}));
+  EXPECT_EQ(framer.counters().budgetCuts, 0u);
 }
 
 }  // namespace

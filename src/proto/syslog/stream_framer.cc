@@ -16,6 +16,14 @@ namespace {
 // reuse the buffer without allocating.
 constexpr size_t kRetainedCapacity = 4096;
 
+// The capacity a partial-message buffer grows to. The partial-message budget charges the bytes
+// held; growth by a quarter (not doubling) keeps the memory within 25 % of them (or 256 bytes),
+// while copying stays amortised linear (each byte is copied about 5 times at most).
+constexpr size_t kMinGrowth = 256;
+size_t grownCapacity(size_t capacity, size_t needed, size_t maximum) {
+  return std::min(std::max({needed, capacity + capacity / 4, kMinGrowth}), maximum);
+}
+
 constexpr bool isTrailer(unsigned char c) {
   return c == '\n' || c == '\0' || c == '\r';
 }
@@ -99,6 +107,9 @@ void StreamFramer::feed(std::string_view bytes, FrameSink& sink) {
       case State::kLine:
         p = readLine(p, end, sink);
         break;
+      case State::kLineDiscard:
+        p = discardLine(p, end);
+        break;
     }
   }
 }
@@ -118,7 +129,7 @@ void StreamFramer::finish(FrameSink& sink) {
       if (!buffer_.empty()) {
         ++counters_.nonTransparent;
         emit(
-            buffer_,
+            held(),
             truncated_ ? FrameFlags::kTruncated | FrameFlags::kIncomplete : FrameFlags::kIncomplete,
             sink);
       }
@@ -130,16 +141,49 @@ void StreamFramer::finish(FrameSink& sink) {
       ++counters_.incomplete;
       if (!buffer_.empty()) {
         ++counters_.octetCounted;
-        emit(buffer_, FrameFlags::kIncomplete, sink);
+        emit(held(), FrameFlags::kIncomplete, sink);
       }
       break;
     case State::kOctetDiscard:
-      // The truncated message was delivered when its maximum was reached; the frame is still
-      // short of its count.
+      // The truncated message was delivered when its maximum was reached (or when the budget cut
+      // it); the frame is still short of its count.
+    case State::kLineDiscard:
+      // Likewise for a cut line whose trailer never came.
       ++counters_.incomplete;
       break;
   }
   endFrame();
+}
+
+void StreamFramer::cutPartial(FrameSink& sink) {
+  switch (state_) {
+    case State::kLine:
+      // Invariant: a line that survives a feed() holds at least its first byte.
+      if (!buffer_.empty()) {
+        ++counters_.nonTransparent;
+        ++counters_.budgetCuts;
+        emit(held(), FrameFlags::kTruncated, sink);
+        state_ = State::kLineDiscard;
+      }
+      break;
+    case State::kOctetBody:
+      // A count with no body byte yet holds no message: the frame goes on as it is.
+      if (!buffer_.empty()) {
+        ++counters_.octetCounted;
+        ++counters_.budgetCuts;
+        emit(held(), FrameFlags::kTruncated, sink);
+        discardRemaining_ += keepRemaining_;
+        keepRemaining_ = 0;
+        state_ = State::kOctetDiscard;  // keepRemaining_ was not 0, so neither is this
+      }
+      break;
+    case State::kFrameStart:
+    case State::kLengthDigits:
+    case State::kOctetDiscard:
+    case State::kLineDiscard:
+      break;  // no message held; at most a buffer kept for reuse, freed below
+  }
+  releaseBuffer();
 }
 
 const char* StreamFramer::startFrame(const char* p, const char* end) {
@@ -214,14 +258,14 @@ const char* StreamFramer::readOctetBody(const char* p, const char* end, FrameSin
     p += n;
     keepRemaining_ -= n;
     if (keepRemaining_ != 0) return p;
-    message = buffer_;
+    message = held();
   }
   keepRemaining_ = 0;
   ++counters_.octetCounted;
   emit(message, truncated_ ? FrameFlags::kTruncated : FrameFlags::kNone, sink);
   if (discardRemaining_ != 0) {
     state_ = State::kOctetDiscard;
-    buffer_.clear();
+    releaseBuffer();  // nothing more to keep from this frame
   } else {
     endFrame();
   }
@@ -234,6 +278,14 @@ const char* StreamFramer::discardOctets(const char* p, const char* end) {
   counters_.discardedBytes += n;
   if (discardRemaining_ == 0) endFrame();
   return p + n;
+}
+
+const char* StreamFramer::discardLine(const char* p, const char* end) {
+  const char* trailer = findTrailer(p, end);
+  counters_.discardedBytes += static_cast<uint64_t>(trailer - p);
+  if (trailer == end) return end;
+  endFrame();
+  return trailer + 1;  // the trailer ends the cut frame
 }
 
 const char* StreamFramer::readLine(const char* p, const char* end, FrameSink& sink) {
@@ -255,7 +307,7 @@ const char* StreamFramer::readLine(const char* p, const char* end, FrameSink& si
     message = std::string_view(p, length);
   } else {
     appendLine(p, static_cast<size_t>(trailer - p));
-    message = buffer_;
+    message = held();
   }
   ++counters_.nonTransparent;
   emit(message, truncated_ ? FrameFlags::kTruncated : FrameFlags::kNone, sink);
@@ -277,10 +329,11 @@ void StreamFramer::appendBounded(const char* p, size_t n) {
   if (n == 0) return;
   const size_t needed = buffer_.size() + n;
   if (needed > buffer_.capacity()) {
-    // Grow geometrically, but never reserve past the maximum a message may hold.
-    buffer_.reserve(std::min(std::max(needed, 2 * buffer_.capacity()), maxMessageSize_));
+    // Never past the maximum a message may hold: the insert below then never reallocates, so
+    // the capacity the budget charges stays within it.
+    buffer_.reserve(grownCapacity(buffer_.capacity(), needed, maxMessageSize_));
   }
-  buffer_.append(p, n);
+  buffer_.insert(buffer_.end(), p, p + n);
 }
 
 void StreamFramer::emit(std::string_view message, FrameFlags flags, FrameSink& sink) {
@@ -295,10 +348,14 @@ void StreamFramer::endFrame() {
   discardRemaining_ = 0;
   digitCount_ = 0;
   if (buffer_.capacity() > kRetainedCapacity) {
-    std::string().swap(buffer_);
+    releaseBuffer();
   } else {
     buffer_.clear();
   }
+}
+
+void StreamFramer::releaseBuffer() {
+  std::vector<char>().swap(buffer_);
 }
 
 }  // namespace kinesyslog::syslog

@@ -2,8 +2,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
 #include <string_view>
+#include <vector>
 
 namespace kinesyslog::syslog {
 
@@ -35,6 +35,7 @@ struct FramerCounters {
   uint64_t truncated = 0;       // messages cut to the maximum size
   uint64_t discardedBytes = 0;  // bytes dropped past the maximum size
   uint64_t incomplete = 0;      // frames cut short by the peer closing
+  uint64_t budgetCuts = 0;      // partial messages cut by the partial-message budget
 };
 
 // Splits one TCP or TLS byte stream into syslog messages, detecting RFC 6587 framing per frame:
@@ -44,7 +45,9 @@ struct FramerCounters {
 //    the Python seed accepted). Empty frames, such as the LF of a CRLF pair, are skipped.
 // A message longer than the maximum size keeps its first maxMessageSize bytes (flagged
 // kTruncated) and the rest of its frame is discarded and counted. Nothing else that was read is
-// ever dropped: finish() delivers a partial frame flagged kIncomplete.
+// ever dropped: finish() delivers a partial frame flagged kIncomplete, and cutPartial() (the
+// partial-message budget is short) delivers the partial message flagged kTruncated and discards
+// the rest of its frame, as for an oversize message.
 //
 // Pure and incremental: no I/O, no clock. Any split of the stream into feed() calls yields the
 // same messages, flags and counters. A message that lies wholly inside one feed() call is passed
@@ -63,9 +66,22 @@ class StreamFramer {
   // framer to the start of a new stream.
   void finish(FrameSink& sink);
 
-  // Bytes of a partial message held between feed() calls (for the shared partial-message
-  // budget). At most maxMessageSize + 9.
+  // The partial-message budget needs the room: delivers the partial message, if any, flagged
+  // kTruncated (counted in truncated and budgetCuts), discards the rest of its frame (RFC 6587
+  // §3.4.1: the remaining count; §3.4.2: up to the next trailer) and frees the buffer. Digits of
+  // a pending count are kept: they are no message yet and cost no memory (see memoryHeld()).
+  void cutPartial(FrameSink& sink);
+
+  // Bytes of a partial message held between feed() calls, pending count digits included. At
+  // most maxMessageSize + 9.
   size_t bufferedBytes() const { return buffer_.size() + digitCount_; }
+  // Bytes of the partial message held in the buffer: what the shared partial-message budget
+  // charges. The digits of a pending count live in the framer itself and are not charged.
+  size_t heldBytes() const { return buffer_.size(); }
+  // The buffer's memory: at most maxMessageSize, and at most a quarter more than heldBytes() (or
+  // the 4 KiB kept for reuse); 0 once a frame that needed more than 4 KiB is out, and after
+  // cutPartial().
+  size_t memoryHeld() const { return buffer_.capacity(); }
 
   const FramerCounters& counters() const { return counters_; }
 
@@ -79,12 +95,14 @@ class StreamFramer {
     kOctetBody,     // inside an octet-counted frame, keeping its bytes
     kOctetDiscard,  // inside an octet-counted frame, past the maximum size
     kLine,          // inside a non-transparent frame
+    kLineDiscard,   // inside a non-transparent frame cut by cutPartial(), up to its trailer
   };
 
   const char* startFrame(const char* p, const char* end);
   const char* continueLength(const char* p, const char* end);
   const char* readOctetBody(const char* p, const char* end, FrameSink& sink);
   const char* discardOctets(const char* p, const char* end);
+  const char* discardLine(const char* p, const char* end);
   const char* readLine(const char* p, const char* end, FrameSink& sink);
 
   void startOctetFrame(uint64_t length);
@@ -92,16 +110,19 @@ class StreamFramer {
   void appendBounded(const char* p, size_t n);
   void emit(std::string_view message, FrameFlags flags, FrameSink& sink);
   void endFrame();
+  void releaseBuffer();
+  std::string_view held() const { return std::string_view(buffer_.data(), buffer_.size()); }
 
   size_t maxMessageSize_;
   State state_ = State::kFrameStart;
-  // Invariant: size() <= maxMessageSize_. kLine: the message so far (never empty once a byte
+  // Invariant: size() <= capacity() <= maxMessageSize_ (grown only by reserve(), which
+  // libstdc++ honours exactly for a vector). kLine: the message so far (never empty once a byte
   // of the line was consumed); kOctetBody: the body so far; otherwise empty.
-  std::string buffer_;
+  std::vector<char> buffer_;
   char digits_[kMaxLengthDigits] = {};
   size_t digitCount_ = 0;          // kLengthDigits: digits held in digits_
   uint64_t keepRemaining_ = 0;     // kOctetBody: body bytes still to keep
-  uint64_t discardRemaining_ = 0;  // kOctetBody/kOctetDiscard: bytes past the maximum to drop
+  uint64_t discardRemaining_ = 0;  // kOctetBody/kOctetDiscard: bytes of the frame to drop
   bool truncated_ = false;         // the current frame is longer than the maximum
   FramerCounters counters_;
 };

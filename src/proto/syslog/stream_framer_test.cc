@@ -48,7 +48,7 @@ void PrintTo(const Frame& f, std::ostream* os) {
 // Counters as a tuple, so gtest compares and prints them.
 auto fields(const FramerCounters& c) {
   return std::make_tuple(c.octetCounted, c.nonTransparent, c.emptySkipped, c.truncated,
-                         c.discardedBytes, c.incomplete);
+                         c.discardedBytes, c.incomplete, c.budgetCuts);
 }
 
 class CollectingSink : public FrameSink {
@@ -74,6 +74,8 @@ Result frameWithCuts(std::string_view stream, size_t maxSize, const std::vector<
   auto feedTo = [&](size_t to) {
     framer.feed(stream.substr(from, to - from), sink);
     r.maxBuffered = std::max(r.maxBuffered, framer.bufferedBytes());
+    // The budget charges the capacity: it never passes the maximum either.
+    EXPECT_LE(framer.memoryHeld(), std::max<size_t>(maxSize, 1));
     from = to;
   };
   for (size_t cut : cuts) feedTo(cut);
@@ -542,6 +544,198 @@ TEST(StreamFramerTest, RandomStreamsEverySplit) {
   std::mt19937 rng(7);
   for (int round = 0; round < 20; ++round) {
     frameEverySplit(randomStream(rng, 8), 1 + rng() % 20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cuts by the partial-message budget (cutPartial)
+
+// One frame of a stream: [start, end) with the trailer, if any; an octet frame's body starts at
+// `body`; a line that starts with digits keeps them pending (no message yet) for `digits` bytes.
+struct FrameSpan {
+  size_t start, body, end;
+  bool octet;
+  size_t digits = 0;
+};
+
+// What a cut after `stream[0, at)` must give: every frame as before, except the one `at` falls
+// inside, if it holds message bytes there: those are delivered truncated and the rest of its
+// frame (the count left, or the line up to its trailer) is discarded.
+Result expectedWithCutAt(std::string_view stream, const std::vector<FrameSpan>& spans, size_t at) {
+  Result r = frameOneShot(stream, kBig);
+  std::vector<Frame> out;
+  size_t index = 0;
+  for (const FrameSpan& f : spans) {
+    Frame whole = r.frames[index++];
+    const size_t held = f.octet ? f.body : f.start + f.digits;
+    if (at <= held || at >= f.end) {
+      out.push_back(whole);
+      continue;
+    }
+    const size_t from = f.octet ? f.body : f.start;
+    out.push_back({std::string(stream.substr(from, at - from)), kTrunc});
+    ++r.counters.truncated;
+    ++r.counters.budgetCuts;
+    r.counters.discardedBytes += (f.octet ? f.end : f.end - 1) - at;
+  }
+  r.frames = out;
+  return r;
+}
+
+TEST(StreamFramerTest, BudgetCutAtEverySplitPoint) {
+  // An octet frame, a line, a line that starts with a digit, another octet frame, a last line.
+  const std::string stream = "11 hello world<13>line one\n7x\n5 abcde<13>last\n";
+  const std::vector<FrameSpan> spans = {{0, 3, 14, true},
+                                        {14, 14, 27, false},
+                                        {27, 27, 30, false, 1},
+                                        {30, 32, 37, true},
+                                        {37, 37, 46, false}};
+  for (size_t at = 0; at <= stream.size(); ++at) {
+    StreamFramer framer(kBig);
+    CollectingSink sink;
+    framer.feed(std::string_view(stream).substr(0, at), sink);
+    framer.cutPartial(sink);
+    EXPECT_EQ(framer.memoryHeld(), 0u) << "cut at " << at;
+    framer.feed(std::string_view(stream).substr(at), sink);  // the rest, then the next frames
+    framer.finish(sink);
+    const Result want = expectedWithCutAt(stream, spans, at);
+    EXPECT_EQ(sink.frames, want.frames) << "cut at " << at;
+    EXPECT_EQ(fields(framer.counters()), fields(want.counters)) << "cut at " << at;
+  }
+}
+
+TEST(StreamFramerTest, BudgetCutInsideAHugeCountDiscardsTheRestOfTheCount) {
+  // The attack that stalled connections: a count of 999999999 and 60,000 bytes, then more.
+  StreamFramer framer(kBig);
+  CollectingSink sink;
+  framer.feed("999999999 " + std::string(60'000, 'a'), sink);
+  EXPECT_EQ(framer.memoryHeld(), 60'000u);
+  framer.cutPartial(sink);
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  framer.feed(std::string(100'000, 'b'), sink);  // still inside the count: discarded
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  framer.finish(sink);
+  EXPECT_EQ(sink.frames, frames({{std::string(60'000, 'a'), kTrunc}}));
+  const FramerCounters& c = framer.counters();
+  EXPECT_EQ(c.truncated, 1u);
+  EXPECT_EQ(c.budgetCuts, 1u);
+  EXPECT_EQ(c.incomplete, 1u);  // the peer closed before the count's end
+  EXPECT_EQ(c.discardedBytes, 100'000u);
+}
+
+TEST(StreamFramerTest, BudgetCutLineThenTheNextFrame) {
+  StreamFramer framer(kBig);
+  CollectingSink sink;
+  framer.feed("<13>" + std::string(60'000, 'a'), sink);
+  framer.cutPartial(sink);
+  framer.feed("aaa", sink);
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  framer.feed("a\n6 after<13>tail", sink);
+  framer.finish(sink);
+  EXPECT_EQ(
+      sink.frames,
+      frames({{"<13>" + std::string(60'000, 'a'), kTrunc}, {"after<", kNone}, {"13>tail", kInc}}));
+  EXPECT_EQ(framer.counters().discardedBytes, 4u);
+  EXPECT_EQ(framer.counters().budgetCuts, 1u);
+}
+
+TEST(StreamFramerTest, BudgetCutLineWithoutTrailerIsIncompleteAtClose) {
+  StreamFramer framer(kBig);
+  CollectingSink sink;
+  framer.feed("<13>abc", sink);
+  framer.cutPartial(sink);
+  framer.feed("def", sink);
+  framer.finish(sink);
+  EXPECT_EQ(sink.frames, frames({{"<13>abc", kTrunc}}));
+  EXPECT_EQ(framer.counters().incomplete, 1u);
+  EXPECT_EQ(framer.counters().discardedBytes, 3u);
+}
+
+TEST(StreamFramerTest, BudgetCutOfAnOversizeLineCountsOneTruncation) {
+  StreamFramer framer(10);
+  CollectingSink sink;
+  framer.feed("0123456789abc", sink);  // already past the maximum
+  framer.cutPartial(sink);
+  framer.feed("def\n", sink);
+  framer.finish(sink);
+  EXPECT_EQ(sink.frames, frames({{"0123456789", kTrunc}}));
+  EXPECT_EQ(framer.counters().truncated, 1u);
+  EXPECT_EQ(framer.counters().discardedBytes, 6u);
+}
+
+TEST(StreamFramerTest, BudgetCutHoldingNoMessageDeliversNothing) {
+  StreamFramer framer(10);
+  CollectingSink sink;
+  // Between frames, with a reused buffer kept from a split message: only the memory goes.
+  framer.feed("ab", sink);
+  framer.feed("c\n", sink);
+  EXPECT_GT(framer.memoryHeld(), 0u);
+  framer.cutPartial(sink);
+  EXPECT_EQ(framer.memoryHeld(), 0u);
+  // Pending digits, a count without body, and a frame already past its maximum: no message.
+  framer.feed("12", sink);
+  framer.cutPartial(sink);
+  framer.feed(" 0123456789", sink);  // the maximum: delivered truncated, the rest discarded
+  framer.cutPartial(sink);
+  framer.feed("a", sink);  // one of the two bytes left to discard, then the peer closes
+  framer.finish(sink);
+  EXPECT_EQ(sink.frames, frames({{"abc", kNone}, {"0123456789", kTrunc}}));
+  EXPECT_EQ(framer.counters().budgetCuts, 0u);
+  EXPECT_EQ(framer.counters().discardedBytes, 1u);
+  EXPECT_EQ(framer.counters().incomplete, 1u);
+}
+
+TEST(StreamFramerTest, MemoryStaysWithinAQuarterOfTheBytesHeld) {
+  // The budget charges heldBytes(); the buffer may hold at most a quarter more memory.
+  std::mt19937 rng(4);
+  for (const std::string head : {"<13>", "65536 "}) {
+    StreamFramer framer(kBig);
+    CollectingSink sink;
+    framer.feed(head, sink);
+    for (size_t sent = 0; sent < 60'000;) {
+      const size_t n = 1 + rng() % 3000;
+      framer.feed(std::string(n, 'm'), sink);
+      sent += n;
+      ASSERT_LE(framer.memoryHeld(),
+                std::max<size_t>(framer.heldBytes() + framer.heldBytes() / 4 + 1, 4096));
+    }
+    EXPECT_TRUE(sink.frames.empty());
+  }
+}
+
+TEST(StreamFramerTest, BudgetCutsAtRandomPointsKeepTheInvariants) {
+  std::mt19937 rng(99);
+  for (int round = 0; round < 300; ++round) {
+    const std::string stream = randomStream(rng, 1 + rng() % 20);
+    const size_t maxSize = 1 + rng() % 64;
+    StreamFramer framer(maxSize);
+    CollectingSink sink;
+    size_t from = 0;
+    while (from < stream.size()) {
+      const size_t n = std::min<size_t>(stream.size() - from, 1 + rng() % 16);
+      framer.feed(std::string_view(stream).substr(from, n), sink);
+      from += n;
+      ASSERT_LE(framer.memoryHeld(), maxSize);
+      // Growth by a quarter: the memory stays within 25 % of the bytes the budget charges, or
+      // the 4 KiB kept for reuse.
+      ASSERT_LE(framer.memoryHeld(),
+                std::max<size_t>(framer.heldBytes() + framer.heldBytes() / 4 + 1, 4096));
+      if (rng() % 3 == 0) {
+        const size_t before = sink.frames.size();
+        const uint64_t cuts = framer.counters().budgetCuts;
+        framer.cutPartial(sink);
+        ASSERT_EQ(framer.memoryHeld(), 0u);
+        ASSERT_EQ(sink.frames.size() - before, framer.counters().budgetCuts - cuts);
+        if (sink.frames.size() > before) {
+          ASSERT_TRUE(hasFlag(sink.frames.back().flags, kTrunc));
+        }
+      }
+    }
+    framer.finish(sink);
+    for (const Frame& f : sink.frames) {
+      ASSERT_FALSE(f.message.empty());
+      ASSERT_LE(f.message.size(), maxSize);
+    }
   }
 }
 
