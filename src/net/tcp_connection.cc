@@ -251,6 +251,8 @@ void TcpConnection::cutPartial() {
   monotonicNow_ = SystemClock::instance().monotonicMicros();
   receiveMicros_ = SystemClock::instance().nowMicros();
   protocol_->cutPartial(currentRead());
+  // The cut message is journaled before it is counted as received, like every other.
+  worker_.batcher().commitJournal();
   publishCounters();
 }
 
