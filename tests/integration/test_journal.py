@@ -37,7 +37,9 @@ def counters_now(r, timeout=10):
     r.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lines = [l for l in r.stderr.splitlines() if "] counters: " in l]
+        # Whole lines only: the log may be read while a line is half written.
+        lines = [l for l in r.stderr.splitlines(keepends=True)
+                 if "] counters: " in l and l.endswith("\n")]
         if len(lines) > before:
             line = lines[before]
             return {k: int(v) for k, v in re.findall(r"([a-z0-9_]+)=(\d+)", line.split("] counters: ")[1])}
