@@ -1,7 +1,6 @@
 #include "app/listen_command.h"
 
 #include <malloc.h>
-#include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -10,6 +9,7 @@
 #include <memory>
 
 #include "app/firehose_destination.h"
+#include "app/relay_signals.h"
 #include "deliver/output_directory_target.h"
 #include "deliver/uploader.h"
 #include "metrics/relay_counters.h"
@@ -151,17 +151,24 @@ void checkProxyProtocolPorts(const ListenOptions& o) {
   }
 }
 
+// The relay's counters with the uploader's delivery counts added (they live in the uploader
+// until exit), for the SIGUSR1 line and the final line.
+std::string countersLine(const deliver::Uploader& uploader) {
+  const auto& delivery = uploader.counters();
+  const std::pair<metrics::Counter, uint64_t> plus[] = {
+      {metrics::Counter::kRecordsDelivered, delivery.recordsDelivered.load()},
+      // Records not accepted, counted per attempt (a record retried three times counts three).
+      {metrics::Counter::kDeliveryFailures, delivery.recordFailures.load()},
+  };
+  return metrics::counters().format(plus);
+}
+
 }  // namespace
 
 int runListen(const ListenOptions& o) {
-  // Signals are taken by sigwait() below; every thread started from here on inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  // Signals are taken by waitForSignal() below; every thread started from here on inherits
+  // the mask.
+  takeOverSignals();
 
   setUpLogging(o.debug);
   boundAllocatorMemory();
@@ -291,13 +298,25 @@ int runListen(const ListenOptions& o) {
                o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
   int signal = 0;
-  for (;;) {
-    sigwait(&signals, &signal);
-    if (signal != SIGHUP) break;
-    reloadTls(tls.get(), tlsSettings);
+  for (bool running = true; running;) {
+    signal = waitForSignal();
+    switch (signalAction(signal)) {
+      case SignalAction::kDrain:
+        running = false;
+        break;
+      case SignalAction::kReloadTls:
+        reloadTls(tls.get(), tlsSettings);
+        break;
+      case SignalAction::kLogCounters:
+        spdlog::info("counters: {}", countersLine(uploader));
+        break;
+      case SignalAction::kIgnore:
+        spdlog::debug("{} received: ignored", signalName(signal));
+        break;
+    }
   }
-  spdlog::info("{} received: draining connections and delivering (grace {} s)",
-               signal == SIGTERM ? "SIGTERM" : "SIGINT", o.shutdownGraceSeconds);
+  spdlog::info("{} received: draining connections and delivering (grace {} s)", signalName(signal),
+               o.shutdownGraceSeconds);
 
   const auto deadline =
       std::chrono::steady_clock::now() +
@@ -310,11 +329,7 @@ int runListen(const ListenOptions& o) {
     spdlog::warn("shutdown grace over: {} records stay in the spool {} for the next start",
                  spool.pendingCount(), o.spoolDir);
   }
-  const auto& delivery = uploader.counters();
-  metrics::counters().add(metrics::Counter::kRecordsDelivered, delivery.recordsDelivered.load());
-  // Records not accepted, counted per attempt (a record retried three times counts three).
-  metrics::counters().add(metrics::Counter::kDeliveryFailures, delivery.recordFailures.load());
-  spdlog::info("final counters: {}", metrics::counters().format());
+  spdlog::info("final counters: {}", countersLine(uploader));
   return kExitOk;
 }
 

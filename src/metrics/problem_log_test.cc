@@ -36,5 +36,18 @@ TEST(RelayCounters, FormatNamesEveryCounter) {
   EXPECT_EQ(pairs, static_cast<size_t>(Counter::kCount));
 }
 
+TEST(RelayCounters, FormatAddsCountsKeptElsewhereWithoutStoringThem) {
+  RelayCounters c;
+  c.add(Counter::kRecordsDelivered, 2);
+  const std::pair<Counter, uint64_t> plus[] = {{Counter::kRecordsDelivered, 5},
+                                               {Counter::kDeliveryFailures, 1}};
+  for (int i = 0; i < 2; ++i) {
+    const std::string text = c.format(plus);
+    EXPECT_NE(text.find("records_delivered=7"), std::string::npos) << text;
+    EXPECT_NE(text.find("delivery_failures=1"), std::string::npos) << text;
+  }
+  EXPECT_EQ(c.get(Counter::kRecordsDelivered), 2u);
+}
+
 }  // namespace
 }  // namespace kinesyslog::metrics

@@ -64,13 +64,17 @@ std::string_view counterName(Counter c) {
   return kNames[static_cast<size_t>(c)];
 }
 
-std::string RelayCounters::format() const {
+std::string RelayCounters::format(std::span<const std::pair<Counter, uint64_t>> plus) const {
   std::string out;
   for (size_t i = 0; i < kNames.size(); ++i) {
+    uint64_t value = values_[i].load(std::memory_order_relaxed);
+    for (const auto& [counter, extra] : plus) {
+      if (static_cast<size_t>(counter) == i) value += extra;
+    }
     if (i != 0) out += ' ';
     out += kNames[i];
     out += '=';
-    out += std::to_string(values_[i].load(std::memory_order_relaxed));
+    out += std::to_string(value);
   }
   return out;
 }

@@ -3,8 +3,10 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace kinesyslog::metrics {
 
@@ -82,8 +84,10 @@ class RelayCounters {
   uint64_t get(Counter c) const {
     return values_[static_cast<size_t>(c)].load(std::memory_order_relaxed);
   }
-  // "name=value name=value ..." for the final log line.
-  std::string format() const;
+  // "name=value name=value ..." for the counters log lines. `plus` adds counts kept elsewhere
+  // (the uploader's) to the values printed without storing them here, so a line can be logged
+  // any number of times without counting anything twice.
+  std::string format(std::span<const std::pair<Counter, uint64_t>> plus = {}) const;
 
  private:
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Counter::kCount)> values_{};
