@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang clang-format
+  build-essential cmake ninja-build pkg-config git clang clang-format ccache
   libclang-rt-14-dev
   # libraries (DESIGN §4)
   libasio-dev libssl-dev libcurl4-openssl-dev libdeflate-dev libsimdjson-dev
