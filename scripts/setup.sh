@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-botocore python3-boto3
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
+  faketime  # libfaketime: the relay's wall clock at New Year's Eve in an integration test
   procps
 )
 
