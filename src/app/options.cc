@@ -13,6 +13,7 @@
 
 #include "net/peer_name.h"
 #include "proto/syslog/local_zone.h"
+#include "record/record_encoder.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::app {
@@ -196,7 +197,8 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
              ->add_option("--rfc3164-timezone", o.rfc3164Timezone,
                           "Zone of timestamps without offset (IANA name or UTC)")
              ->capture_default_str());
-  secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0, 3600,
+  // A grace of 0 would close every connection at SIGTERM before reading what its sender wrote.
+  secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0.001, 3600,
                 "Seconds to drain connections and deliver at shutdown (10)");
 
   CLI::App* dump = app.add_subcommand("dump", "Print the events of delivered objects");
@@ -277,6 +279,15 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   if (o.flushSize < 1024 || o.flushSize > (1ull << 30)) {
     return usage("--flush-size must be between 1K and 1G");
   }
+  // Values that start a relay that can never deliver are refused (docs/operations.md): a spool
+  // that cannot hold one record of the largest size would never accept it (TCP stays paused,
+  // every datagram is dropped).
+  if (o.spoolMaxBytes < record::kMaxRecordBytes) {
+    return usage(
+        fmt::format("--spool-max-bytes {} is below one record ({} bytes, the Firehose "
+                    "record limit)",
+                    o.spoolMaxBytes, record::kMaxRecordBytes));
+  }
   if (!syslog::LocalZone::find(o.rfc3164Timezone)) {
     return usage("--rfc3164-timezone: unknown time zone '" + o.rfc3164Timezone + "'");
   }
@@ -288,6 +299,13 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   }
   if (o.verifyClient.empty()) o.verifyClient = o.ca.empty() ? "none" : "required";
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());
+  // Each worker owns an equal share of the partial-message budget and must be able to hold one
+  // message of the maximum size; a smaller share would cut every message longer than it.
+  if (o.partialBudget / o.workers < o.maxMessageSize) {
+    return usage("--partial-budget " + std::to_string(o.partialBudget) +
+                 " is below one --max-message-size (" + std::to_string(o.maxMessageSize) +
+                 ") per worker (" + std::to_string(o.workers) + " workers)");
+  }
   // DESIGN §2: the TLS port defaults to 6514 only when a certificate and key are given.
   if (tlsPort->count() == 0 && !o.cert.empty() && !o.key.empty()) o.tlsPorts = {6514};
   return result;

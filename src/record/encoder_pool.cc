@@ -22,9 +22,6 @@ class SpoolingSink final : public RecordSink {
     // A failed write (disk full, EIO) is retried: the record is the only copy of its messages.
     while (!spool_.write(gzipRecord)) {
       metrics::counters().add(Counter::kSpoolWriteErrors);
-      metrics::problems().report(metrics::Problem::kSpoolWriteFailed,
-                                 SystemClock::instance().monotonicMicros(),
-                                 "retrying in 1 s; the record stays in memory");
       if (giveUp_.load()) return;
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
