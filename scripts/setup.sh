@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang clang-format
+  build-essential cmake ninja-build pkg-config git clang clang-format ccache
   libclang-rt-14-dev
   # libraries (DESIGN §4)
   libasio-dev libssl-dev libcurl4-openssl-dev libdeflate-dev libsimdjson-dev
@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pytest python3-botocore python3-boto3
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
+  faketime  # libfaketime: the relay's wall clock at New Year's Eve in an integration test
   procps
 )
 

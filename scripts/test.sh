@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (release and ASan+UBSan), a fuzz smoke run of every parser's
-# fuzz target over its seed corpus, and the integration tests against real senders.
+# The whole test suite: unit tests (release, again from a clean copy of the repository, and under
+# ASan+UBSan), a fuzz smoke run of every parser's fuzz target over its seed corpus, and the
+# integration tests against real senders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CTEST_OUTPUT_ON_FAILURE=1
@@ -12,6 +13,9 @@ scripts/build.sh
 
 step "unit tests"
 ctest --test-dir build/release -j2 --timeout 300
+
+step "unit tests from a copy of the repository with nothing beside it (as on a clean clone)"
+scripts/unit-tests-in-clean-copy.sh
 
 step "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKINESYSLOG_WERROR=ON \

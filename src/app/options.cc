@@ -13,6 +13,7 @@
 
 #include "net/peer_name.h"
 #include "proto/syslog/local_zone.h"
+#include "record/record_encoder.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::app {
@@ -196,7 +197,8 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
              ->add_option("--rfc3164-timezone", o.rfc3164Timezone,
                           "Zone of timestamps without offset (IANA name or UTC)")
              ->capture_default_str());
-  secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0, 3600,
+  // A grace of 0 would close every connection at SIGTERM before reading what its sender wrote.
+  secondsOption("--shutdown-grace", &o.shutdownGraceSeconds, 0.001, 3600,
                 "Seconds to drain connections and deliver at shutdown (10)");
   secondsOption("--journal-sync", &o.journalSyncSeconds, 0, 3600,
                 "Seconds of journal a power failure can take; 0: fdatasync every write (1)");
@@ -281,6 +283,15 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   // Batch offsets are 32-bit; a flush size past 1 GiB also makes no sense for 4 MiB requests.
   if (o.flushSize < 1024 || o.flushSize > (1ull << 30)) {
     return usage("--flush-size must be between 1K and 1G");
+  }
+  // Values that start a relay that can never deliver are refused (docs/operations.md): a spool
+  // that cannot hold one record of the largest size would never accept it (TCP stays paused,
+  // every datagram is dropped).
+  if (o.spoolMaxBytes < record::kMaxRecordBytes) {
+    return usage(
+        fmt::format("--spool-max-bytes {} is below one record ({} bytes, the Firehose "
+                    "record limit)",
+                    o.spoolMaxBytes, record::kMaxRecordBytes));
   }
   if (!syslog::LocalZone::find(o.rfc3164Timezone)) {
     return usage("--rfc3164-timezone: unknown time zone '" + o.rfc3164Timezone + "'");

@@ -86,6 +86,42 @@ TEST(CommandLine, PartialBudgetHoldsOneMaximumMessagePerWorker) {
   EXPECT_EQ(parse({"listen", "--udp-port", "1", "--partial-budget", "0"}).exitCode, 2);
 }
 
+// Values with which the relay would start but could never deliver are usage errors.
+TEST(CommandLine, SettingsThatCanNeverDeliverAreRefused) {
+  auto exitCode = [](std::vector<const char*> words) {
+    words.insert(words.begin(), {"listen", "--udp-port", "1", "--output-dir", "/x"});
+    const CommandLine c = parse(words);
+    return c.finished ? c.exitCode : -1;  // -1: accepted
+  };
+  // The spool must hold one record of the largest size (1,024,000 bytes).
+  EXPECT_EQ(exitCode({"--spool-max-bytes", "0"}), 2);
+  EXPECT_EQ(exitCode({"--spool-max-bytes", "1023999"}), 2);
+  EXPECT_EQ(exitCode({"--spool-max-bytes", "1024000"}), -1);
+  EXPECT_EQ(exitCode({"--spool-max-bytes", "1M"}), -1);
+  // Each worker's share of the partial budget must hold one message of --max-message-size.
+  EXPECT_EQ(exitCode({"--partial-budget", "0"}), 2);
+  EXPECT_EQ(exitCode({"--partial-budget", "65535", "--workers", "1"}), 2);
+  EXPECT_EQ(exitCode({"--partial-budget", "64K", "--workers", "1"}), -1);
+  EXPECT_EQ(exitCode({"--partial-budget", "64K", "--workers", "2"}), 2);
+  EXPECT_EQ(exitCode({"--partial-budget", "128K", "--workers", "2"}), -1);
+  EXPECT_EQ(exitCode({"--partial-budget", "1K", "--max-message-size", "1K", "--workers", "1"}), -1);
+  EXPECT_EQ(exitCode({"--workers", "0"}), 2);
+  EXPECT_EQ(exitCode({"--workers", "-1"}), 2);
+  EXPECT_EQ(exitCode({"--workers", "1"}), -1);
+  EXPECT_EQ(exitCode({"--flush-size", "0"}), 2);
+  EXPECT_EQ(exitCode({"--flush-size", "1023"}), 2);
+  EXPECT_EQ(exitCode({"--flush-size", "1K"}), -1);
+  EXPECT_EQ(exitCode({"--flush-interval", "0"}), 2);
+  EXPECT_EQ(exitCode({"--flush-interval", "-1"}), 2);
+  EXPECT_EQ(exitCode({"--flush-interval", "0.001"}), -1);
+  EXPECT_EQ(exitCode({"--shutdown-grace", "0"}), 2);
+  EXPECT_EQ(exitCode({"--shutdown-grace", "-5"}), 2);
+  EXPECT_EQ(exitCode({"--shutdown-grace", "0.001"}), -1);
+  EXPECT_EQ(exitCode({"--max-message-size", "0"}), 2);
+  EXPECT_EQ(exitCode({"--tls-handshake-timeout", "0"}), 2);
+  EXPECT_EQ(exitCode({"--compression-level", "0"}), 2);
+}
+
 TEST(CommandLine, TlsPortDefaultsOnlyWithCertAndKey) {
   auto c = parse({"listen", "--cert", "c.pem", "--key", "k.pem", "--output-dir", "/x"});
   EXPECT_EQ(c.listen.tlsPorts, (std::vector<uint16_t>{6514}));

@@ -12,7 +12,7 @@
 
 // AWS Signature Version 4, header form, as specified in "Create a signed AWS API request"
 // (docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html) and checked against the
-// aws-c-auth v4 test suite (../shared/testdata/aws-sigv4-test-suite).
+// aws-c-auth v4 test suite (tests/testdata/aws-sigv4-test-suite).
 namespace kinesyslog::aws {
 namespace {
 

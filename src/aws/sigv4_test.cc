@@ -19,14 +19,13 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMinimumSuiteCases = 30;
 
-// The suite lives in the shared folder beside the repository: CTest sets KINESYSLOG_SOURCE_DIR
-// to the repository root; CI puts a copy of shared/ beside the clone.
+// The AWS suite is kept in the repository (tests/testdata, with its licence). CTest sets
+// KINESYSLOG_SOURCE_DIR to the source tree; the build also compiles the path in, so the binary
+// finds the suite when run by hand.
 fs::path suiteDirectory() {
-  if (const char* source = std::getenv("KINESYSLOG_SOURCE_DIR"); source != nullptr && *source) {
-    const fs::path path = fs::path(source) / ".." / "shared" / "testdata" / "aws-sigv4-test-suite";
-    if (fs::is_directory(path)) return path;
-  }
-  return "/work/shared/testdata/aws-sigv4-test-suite";
+  const char* source = std::getenv("KINESYSLOG_SOURCE_DIR");
+  if (source == nullptr || *source == '\0') source = KINESYSLOG_TEST_SOURCE_DIR;
+  return fs::path(source) / "tests" / "testdata" / "aws-sigv4-test-suite";
 }
 
 std::vector<std::string> suiteCases() {

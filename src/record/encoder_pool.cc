@@ -2,12 +2,10 @@
 
 #include <chrono>
 
-#include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "record/batch_buffer_pool.h"
 #include "record/record_encoder.h"
 #include "spool/spool_directory.h"
-#include "util/clock.h"
 
 namespace kinesyslog::record {
 
@@ -33,9 +31,6 @@ class SpoolingSink final : public RecordSink {
     // outside the journal.
     while (!spool_.write(gzipRecord)) {
       metrics::counters().add(Counter::kSpoolWriteErrors);
-      metrics::problems().report(metrics::Problem::kSpoolWriteFailed,
-                                 SystemClock::instance().monotonicMicros(),
-                                 "retrying in 1 s; the record stays in memory");
       if (giveUp_.load()) {
         eventsLost_ += eventCount;
         return;

@@ -17,6 +17,8 @@
 #include <memory>
 #include <system_error>
 
+#include "metrics/problem_log.h"
+#include "util/clock.h"
 #include "util/durable_file.h"
 #include "util/startup_error.h"
 
@@ -148,6 +150,23 @@ std::string validateGzipMember(libdeflate_decompressor* decompressor, std::strin
   return {};
 }
 
+// A count of names and the first few of them, for one summary line.
+struct NameSample {
+  static constexpr size_t kShown = 5;
+  uint64_t count = 0;
+  std::vector<std::string> first;
+
+  void add(const std::string& name) {
+    if (count++ < kShown) first.push_back(name);
+  }
+  std::string text() const {
+    std::string out;
+    for (const auto& name : first) out += (out.empty() ? "" : ", ") + name;
+    if (count > first.size()) out += fmt::format(" and {} more", count - first.size());
+    return out;
+  }
+};
+
 [[noreturn]] void throwNoPermission(const std::string& what, const std::filesystem::path& dir,
                                     const std::string& error) {
   throw StartupError(kExitNoPermission,
@@ -215,6 +234,7 @@ RecoveryReport SpoolDirectory::recover() {
   Decompressor decompressor(libdeflate_alloc_decompressor());
   std::vector<SpoolRecord> found;
   std::string data;  // one buffer for every file checked
+  NameSample ignored;
 
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
@@ -231,7 +251,7 @@ RecoveryReport SpoolDirectory::recover() {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;  // vanished meanwhile
     if (!S_ISREG(st.st_mode) || st.st_uid != self) {
-      spdlog::warn("spool: ignoring {}: not a regular file owned by this user", path.string());
+      ignored.add(name);
       continue;
     }
 
@@ -258,6 +278,13 @@ RecoveryReport SpoolDirectory::recover() {
     found.push_back(SpoolRecord{*sequence, path, data.size()});
   }
   if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
+  if (ignored.count > 0) {
+    // Planted names can number thousands: one line, not one per file.
+    spdlog::warn(
+        "spool {}: ignoring {} entries with spool names that are not regular files owned by "
+        "this user (symlinks, directories, other users' files): {}",
+        dir_.string(), ignored.count, ignored.text());
+  }
 
   std::sort(found.begin(), found.end(),
             [](const SpoolRecord& a, const SpoolRecord& b) { return a.sequence < b.sequence; });
@@ -290,17 +317,23 @@ std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
   }
   const std::string temp = tempName(sequence);
   const std::string final = finalName(sequence);
+  // A failing disk fails every record: reported as one problem kind, so it costs one log line
+  // per 10 s (DESIGN §1 Logging), with the OS error of the latest failure in the line.
+  auto report = [&](const char* step, int error, const std::string& name) {
+    metrics::problems().report(
+        metrics::Problem::kSpoolWriteFailed, SystemClock::instance().monotonicMicros(),
+        fmt::format("cannot {} {}: {}; the record stays in memory and is retried", step,
+                    (dir_ / name).string(), errnoText(error)));
+  };
   auto fail = [&](const char* step, int error, const std::string& leftover) {
-    spdlog::error("spool: cannot {} {}: {}; the record stays in memory and is retried", step,
-                  (dir_ / leftover).string(), errnoText(error));
+    report(step, error, leftover);
     ::unlinkat(dirFd_, leftover.c_str(), 0);
     return std::nullopt;
   };
 
   int fd = ::openat(dirFd_, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    spdlog::error("spool: cannot create {}: {}; the record stays in memory and is retried",
-                  (dir_ / temp).string(), errnoText(errno));
+    report("create", errno, temp);
     return std::nullopt;
   }
   int error = writeAll(fd, gzipRecord);

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <libdeflate.h>
+#include <signal.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,8 +14,10 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "metrics/problem_log.h"
 #include "util/startup_error.h"
 
 namespace kinesyslog::spool {
@@ -50,6 +56,50 @@ std::set<std::string> namesIn(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir)) names.insert(e.path().filename().string());
   return names;
 }
+
+// Everything logged through spdlog's default logger while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(text_);
+    sink->set_pattern("[%l] %v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> linesWith(std::string_view part) const {
+    std::vector<std::string> lines;
+    std::istringstream in(text_.str());
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(part) != std::string::npos) lines.push_back(line);
+    }
+    return lines;
+  }
+
+ private:
+  std::ostringstream text_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// RLIMIT_FSIZE: writes past `bytes` fail with EFBIG, also for root (which file modes do not
+// stop). SIGXFSZ, which the kernel sends with that error, is ignored meanwhile.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &previous_);
+    previousHandler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = previous_;
+    limit.rlim_cur = bytes;
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &previous_);
+    ::signal(SIGXFSZ, previousHandler_);
+  }
+
+ private:
+  rlimit previous_{};
+  sighandler_t previousHandler_ = SIG_DFL;
+};
 
 class SpoolDirectoryTest : public ::testing::Test {
  protected:
@@ -325,6 +375,70 @@ TEST_F(SpoolDirectoryTest, UnrelatedFilesAreNeverTouched) {
   EXPECT_EQ(spool.pendingCount(), 0u);
   ASSERT_TRUE(spool.write(gzip("mine")));
   EXPECT_EQ(drain(spool), std::vector<std::string>{gzip("mine")});
+}
+
+// A failing disk fails every record; each failure is counted, but the log gets one line per
+// 10 s (the problem log), naming the OS error, not one line per record.
+TEST_F(SpoolDirectoryTest, FailingWritesAreLoggedOncePerIntervalWithTheOsError) {
+  SpoolDirectory spool(dir_, UINT64_MAX);
+  const auto kind = metrics::Problem::kSpoolWriteFailed;
+  const uint64_t reportedBefore = metrics::problems().reported(kind);
+  CapturedLog log;
+  {
+    FileSizeLimit limit(8);
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_FALSE(spool.write(gzip("a record longer than eight bytes " + std::to_string(i))));
+    }
+  }
+  EXPECT_EQ(metrics::problems().reported(kind) - reportedBefore, 50u);
+  const auto lines = log.linesWith("cannot write");
+  ASSERT_EQ(lines.size(), 1u) << (lines.empty() ? "" : lines.front());
+  EXPECT_NE(lines[0].find("spool write failed"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("File too large"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find(dir_.string()), std::string::npos) << lines[0];
+  // Nothing was queued and no temporary file is left behind.
+  EXPECT_EQ(spool.pendingCount(), 0u);
+  EXPECT_EQ(spool.bytes(), 0u);
+  for (const auto& name : namesIn(dir_)) EXPECT_FALSE(name.starts_with(".kinesyslog-tmp-")) << name;
+  // The disk recovers: the next write succeeds.
+  EXPECT_TRUE(spool.write(gzip("after")));
+}
+
+// Thousands of symlinks planted under spool names (a shared /tmp) give one summary line with
+// the count and the first few names, not one line each.
+TEST_F(SpoolDirectoryTest, PlantedEntriesAreSummarisedInOneLine) {
+  constexpr int kSymlinks = 3200;
+  fs::create_directories(dir_);
+  for (int i = 1; i <= kSymlinks; ++i) {
+    fs::create_symlink(i % 2 ? "/etc/passwd" : "/nonexistent", dir_ / recordName(i));
+  }
+  int othersFiles = 0;
+  if (::geteuid() == 0) {  // files of another user can only be made by root
+    for (const auto& name :
+         {recordName(5000), recordName(5001), std::string(".kinesyslog-tmp-7-1")}) {
+      writeFile(dir_ / name, gzip("someone else's"));
+      ASSERT_EQ(::chown((dir_ / name).c_str(), 65534, 65534), 0);
+      ++othersFiles;
+    }
+  }
+  const int planted = kSymlinks + othersFiles;
+  CapturedLog log;
+  SpoolDirectory spool(dir_, UINT64_MAX);
+  const RecoveryReport report = spool.recover();
+  EXPECT_EQ(report.recovered + report.corrupt + report.temporaryDiscarded, 0u);
+  const auto lines = log.linesWith("ignoring");
+  ASSERT_EQ(lines.size(), 1u) << (lines.empty() ? "" : lines.front());
+  EXPECT_NE(lines[0].find("ignoring " + std::to_string(planted) + " entries"), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find(" and " + std::to_string(planted - 5) + " more"), std::string::npos)
+      << lines[0];
+  size_t named = 0;
+  for (size_t at = lines[0].find("kinesyslog-"); at != std::string::npos;
+       at = lines[0].find("kinesyslog-", at + 1)) {
+    ++named;
+  }
+  EXPECT_EQ(named, 5u) << lines[0];
+  EXPECT_EQ(namesIn(dir_).size(), static_cast<size_t>(planted));  // nothing touched
 }
 
 TEST_F(SpoolDirectoryTest, UnwritableDirectoryIsExit77NamingThePath) {

@@ -1,7 +1,7 @@
 // Fuzz target for the syslog header time parser (src/proto/syslog/event_time.h): arbitrary bytes
 // are parsed in UTC and in a zone with DST, at two receive times (mid-year, and at New Year in
-// the DST zone's local time). It must never crash, and any time it returns must survive being
-// formatted and parsed back as an RFC 5424 header unchanged.
+// the DST zone's local time). It must never crash, any time it returns must be from 1970 on and
+// survive being formatted and parsed back as an RFC 5424 header unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -39,6 +39,7 @@ void check(std::string_view input, int64_t receiveMicros, const LocalZone& zone)
   const std::optional<int64_t> micros =
       kinesyslog::syslog::parseEventTimeMicros(input, receiveMicros, zone);
   if (!micros) return;
+  if (*micros < 0) __builtin_trap();  // before 1970 is not a valid header time
   char header[6 + kinesyslog::syslog::kRfc3339MicrosLength];
   std::memcpy(header, "<13>1 ", 6);
   if (kinesyslog::syslog::formatRfc3339Micros(*micros, header + 6) !=
@@ -61,6 +62,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (split.pri.size() + split.rest.size() != input.size() ||
       split.rest.data() + split.rest.size() != input.data() + input.size() ||
       (!split.pri.empty() && split.pri.data() != input.data())) {
+    __builtin_trap();
+  }
+
+  // A NILVALUE header states no time: it never also yields one.
+  if (kinesyslog::syslog::hasNilTimestamp(input) &&
+      kinesyslog::syslog::parseEventTimeMicros(input, kReceiveTimes[0], utcZone())) {
     __builtin_trap();
   }
 

@@ -765,16 +765,21 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 def rfc3164_ms(stamp, now=None, tz=datetime.timezone.utc):
-    """`Mmm dd hh:mm:ss` with the year inferred as DESIGN section 1 says: the receive year, or
-    the year before when that date would be more than 2 days in the future."""
+    """`Mmm dd hh:mm:ss` with the year inferred as DESIGN section 1 says: the latest of the
+    receive year + 1, the receive year and the receive year - 1 in which the date exists and is
+    at most 2 days after the receive time; None when there is none, or it is before 1970."""
     now = time.time() if now is None else now
     mon, day, clock = stamp.split()
     h, mi, s = (int(x) for x in clock.split(":"))
     year = datetime.datetime.fromtimestamp(now, tz).year
-    cand = datetime.datetime(year, MONTHS.index(mon) + 1, int(day), h, mi, s, tzinfo=tz)
-    if cand.timestamp() > now + 2 * 86400:
-        cand = cand.replace(year=year - 1)
-    return int(cand.timestamp()) * 1000
+    for y in (year + 1, year, year - 1):
+        try:
+            cand = datetime.datetime(y, MONTHS.index(mon) + 1, int(day), h, mi, s, tzinfo=tz)
+        except ValueError:
+            continue  # Feb 29 outside a leap year
+        if cand.timestamp() <= now + 2 * 86400:
+            return int(cand.timestamp()) * 1000 if cand.timestamp() >= 0 else None
+    return None
 
 
 def rfc3164_stamp(dt):

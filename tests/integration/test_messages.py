@@ -2,6 +2,7 @@
 invalid UTF-8 and control characters, header timestamps and their rounding."""
 
 import datetime
+import glob
 import time
 import zoneinfo
 
@@ -16,7 +17,8 @@ def test_rewrite_without_timestamp_or_pri(relay, output):
     ]
     tcp = [
         (b"tcp no pri at all", 13, "tcp no pri at all"),
-        (b"<165>1 - host app - - - tcp nil timestamp", 165, "1 - host app - - - tcp nil timestamp"),
+        (b"<165>1 1969-12-31T23:59:59Z host app - - - before 1970", 165,
+         "1 1969-12-31T23:59:59Z host app - - - before 1970"),
         (b"<13>Xyz 99 12:00:00 host tcp bogus 3164 date", 13,
          "Xyz 99 12:00:00 host tcp bogus 3164 date"),
         (b"<0>tcp pri zero", 0, "tcp pri zero"),
@@ -41,6 +43,20 @@ def test_rewrite_without_timestamp_or_pri(relay, output):
         got[m["rest"]] = int(m["pri"])
     assert got == {rest: pri for _, pri, rest in udp + tcp}
     assert len(evs) == len(udp) + len(tcp)
+
+
+def test_nil_timestamp_kept_as_received_with_the_receive_time(relay, output):
+    """RFC 5424 with the NILVALUE as TIMESTAMP is valid as it stands: no rewrite."""
+    msgs = [b"<165>1 - host app - - - tcp nil timestamp", b"<14>1 - - - - - -"]
+    start = time.time()
+    R.tcp_send(relay.tcp[0], b"".join(m + b"\n" for m in msgs))
+    R.udp_send(relay.udp[0], [b"<13>1 - host app 42 ID7 - udp nil timestamp"])
+    evs = output.wait_count(3)
+    end = time.time()
+    assert sorted(e["message"] for e in evs) == sorted(
+        m.decode() for m in msgs + [b"<13>1 - host app 42 ID7 - udp nil timestamp"])
+    for ev in evs:
+        assert int(start * 1000) - 1 <= ev["timestamp"] <= int(end * 1000) + 1, ev
 
 
 def test_invalid_utf8_and_control_characters(relay, output):
@@ -128,3 +144,31 @@ def test_udp_leading_octet_count(relay, output):
     assert rest == sorted(["5 abc", R.octet(body + b" plus")[:-5].decode()])
     assert all(R.rfc3339_us(R.REWRITE_RE.match(m)["ts"])[0] / 1e6 >= start - 1
                for m in msgs if R.REWRITE_RE.match(m))
+
+
+def test_rfc3164_new_year_with_the_clock_at_new_years_eve(relays, dirs):
+    """The relay's wall clock at 2026-12-31 23:59:00 UTC (libfaketime): a sender 90 s ahead
+    writes `Jan  1 00:00:30`, which is 2027, not 2026; one a second behind midnight stays in
+    2026. Monotonic time is not faked, so flush timers run normally."""
+    # libfaketime preloaded into the relay itself: the `faketime` command would stay the parent
+    # and take the SIGTERM meant for the relay.
+    [lib] = glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1")
+    r = relays.start(
+        tcp=[R.free_port()],
+        env={"LD_PRELOAD": lib, "FAKETIME": "@2026-12-31 23:59:00",
+             "FAKETIME_DONT_FAKE_MONOTONIC": "1"},
+    )
+    R.tcp_send(r.tcp[0], b"<13>Jan  1 00:00:30 host app: x\n<13>Dec 31 23:58:59 host app: y\n")
+    assert r.stop() == 0, r.stderr
+    # Objects are named by the faked clock, so they are read directly rather than through
+    # R.Output, which checks that names are close to the real time.
+    events = {}
+    for path in sorted(p for p in dirs.out.rglob("*") if p.is_file()):
+        for member in R.decode_members(path.read_bytes()):
+            for ev in R.parse_member(member)["logEvents"]:
+                events[ev["message"]] = ev["timestamp"]
+    assert events == {
+        "<13>Jan  1 00:00:30 host app: x": 1798761630000,  # 2027-01-01T00:00:30Z
+        "<13>Dec 31 23:58:59 host app: y": 1798761539000,  # 2026-12-31T23:58:59Z
+    }
+

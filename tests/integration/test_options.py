@@ -3,6 +3,8 @@
 
 import json
 
+import pytest
+
 import relay as R
 
 
@@ -98,3 +100,47 @@ def test_dump_reads_records_over_one_megabyte_of_json(relays, dirs):
     seqs = sorted(json.loads(l)["message"].split("seq=")[1][:6]
                   for l in js.stdout.decode().splitlines() if l.strip())
     assert seqs == [f"{i:06d}" for i in range(n)]
+
+
+# Settings with which the relay would start but never deliver: exit 2 and one line naming the
+# option, before anything is opened (docs/operations.md lists the minimums).
+NEVER_DELIVER = [
+    (["--spool-max-bytes", "0"], "--spool-max-bytes 0 is below one record (1024000 bytes"),
+    (["--spool-max-bytes", "1023999"], "--spool-max-bytes 1023999 is below one record"),
+    (["--partial-budget", "0"], "--partial-budget 0 is below one --max-message-size"),
+    (["--partial-budget", "64K", "--max-message-size", "128K", "--workers", "1"],
+     "--partial-budget 65536 is below one --max-message-size (131072)"),
+    (["--workers", "0"], "--workers"),
+    (["--flush-size", "0"], "--flush-size"),
+    (["--flush-interval", "0"], "--flush-interval"),
+    (["--flush-interval", "-1"], "--flush-interval"),
+    (["--shutdown-grace", "0"], "--shutdown-grace"),
+    (["--shutdown-grace", "-1"], "--shutdown-grace"),
+]
+
+
+@pytest.mark.parametrize("extra,needle", NEVER_DELIVER,
+                         ids=["-".join(e).lstrip("-") for e, _ in NEVER_DELIVER])
+def test_settings_that_can_never_deliver_exit_2(dirs, extra, needle):
+    port = R.free_port()
+    p = R.run_relay(R.listen_args(dirs.out, dirs.spool, udp=[port], tcp=[port], extra=extra))
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 2, (p.returncode, err)
+    lines = R.problem_lines(err)
+    assert len(lines) == 1, f"want one line naming the problem, got:\n{err}"
+    assert needle in lines[0], lines[0]
+    assert "ready" not in err
+
+
+def test_smallest_spool_and_budget_still_deliver(relays, output):
+    """The minimums themselves are usable: one record's worth of spool, one message of budget."""
+    r = relays.start(udp=[R.free_port()], tcp=[R.free_port()],
+                     extra=["--spool-max-bytes", "1024000", "--partial-budget", "64K",
+                            "--workers", "1", "--shutdown-grace", "0.5"])
+    R.tcp_send(r.tcp[0], (msg("tcp at the minimums") + "\n").encode())
+    R.udp_send(r.udp[0], [msg("udp at the minimums").encode()])
+    evs = output.wait_count(2)
+    assert sorted(e["message"] for e in evs) == [msg("tcp at the minimums"),
+                                                 msg("udp at the minimums")]
+    assert r.stop() == 0, r.stderr
+

@@ -10,6 +10,9 @@ namespace {
 // 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z: what a four-digit year can write.
 constexpr int64_t kMinMicros = daysFromCivil(0, 1, 1) * kMicrosPerDay;
 constexpr int64_t kMaxMicros = daysFromCivil(10000, 1, 1) * kMicrosPerDay - 1;
+// A header time before 1970-01-01T00:00:00Z is not valid (DESIGN §1 Event): such a stamp is a
+// sender without a set clock, and the receive time is the better guess.
+constexpr int64_t kEarliestValidMicros = 0;
 
 // RFC 3164 carries no year. A date at most this far after the receive time (in local time) is
 // taken as a sender clock running a little ahead, not as last year's date.
@@ -89,8 +92,10 @@ std::optional<int64_t> parseTimeOfDay(std::string_view s, size_t& pos) {
   return (int64_t{hour} * 3600 + minute * 60 + second) * kMicrosPerSecond + fraction;
 }
 
-std::optional<int64_t> inFormattableRange(int64_t utcMicros) {
-  if (utcMicros < kMinMicros || utcMicros > kMaxMicros) return std::nullopt;
+// A header time is valid from 1970 (kEarliestValidMicros) to the end of year 9999 (what
+// formatRfc3339Micros() can write).
+std::optional<int64_t> validHeaderTime(int64_t utcMicros) {
+  if (utcMicros < kEarliestValidMicros || utcMicros > kMaxMicros) return std::nullopt;
   return utcMicros;
 }
 
@@ -132,7 +137,7 @@ std::optional<int64_t> parseRfc3339(std::string_view s, const LocalZone& zone) {
     utc = zone.localToUtcMicros(local);
   }
   if (!isFieldEnd(s, pos)) return std::nullopt;
-  return inFormattableRange(utc);
+  return validHeaderTime(utc);
 }
 
 // RFC 3164 §4.1.2 TIMESTAMP `Mmm dd hh:mm:ss`: a day below 10 is written ` d` by the RFC; `0d`
@@ -169,26 +174,23 @@ std::optional<int64_t> parseRfc3164(std::string_view s, int64_t receiveMicros,
   const std::optional<int64_t> timeOfDay = parseTimeOfDay(s, pos);
   if (!timeOfDay || !isFieldEnd(s, pos)) return std::nullopt;
 
-  // Year inference (DESIGN §1), in local time: the receive time's year, or the year before when
-  // the date would then be more than two days after the receive time (`Dec 31` received on
-  // Jan 1). DESIGN names only these two years, so a `Jan 1` message received on Dec 31 from a
-  // clock running ahead lands on this year's Jan 1, as the seed's rule has it.
+  // Year inference (DESIGN §1), in local time: the latest of the year after the receive year,
+  // the receive year and the year before in which the date exists (Feb 29) and is at most two
+  // days after the receive time. So `Jan  1 00:00:30` received at 23:59 on Dec 31 (a sender
+  // clock running ahead) is the new year, `Dec 31 23:59:59` received just after midnight the
+  // old one, and a date weeks ahead last year.
   const int64_t receiveLocal =
       zone.utcToLocalMicros(std::clamp(receiveMicros, kMinMicros, kMaxMicros));
   const int64_t receiveYear = civilFromDays(floorDiv(receiveLocal, kMicrosPerDay)).year;
-  const auto localIn = [&](int64_t year) {
-    // An invalid Feb 29 rolls over to Mar 1 here; it only orders candidates and is refused below.
-    return daysFromCivil(year, month, static_cast<unsigned>(day)) * kMicrosPerDay + *timeOfDay;
-  };
-  int64_t year = receiveYear;
-  int64_t local = localIn(year);
-  // The year before the receive year always qualifies: it ends before the receive time.
-  while (local - receiveLocal > kMaxFutureMicros && year >= receiveYear) {
-    --year;
-    local = localIn(year);
+  for (int64_t year = receiveYear + 1; year >= receiveYear - 1; --year) {
+    if (static_cast<unsigned>(day) > daysInMonth(year, month)) continue;
+    const int64_t local =
+        daysFromCivil(year, month, static_cast<unsigned>(day)) * kMicrosPerDay + *timeOfDay;
+    if (local - receiveLocal <= kMaxFutureMicros) {
+      return validHeaderTime(zone.localToUtcMicros(local));
+    }
   }
-  if (static_cast<unsigned>(day) > daysInMonth(year, month)) return std::nullopt;
-  return inFormattableRange(zone.localToUtcMicros(local));
+  return std::nullopt;  // Feb 29 with no leap year among the three
 }
 
 // Writes `value` as exactly `count` decimal digits, zero-padded. Precondition: it fits.
@@ -218,10 +220,15 @@ std::optional<int64_t> parseEventTimeMicros(std::string_view message, int64_t re
   const std::string_view rest = splitPri(message).rest;
   if (rest.empty()) return std::nullopt;
   // RFC 5424 §6.2.2 VERSION 1 and a space. The NILVALUE `-` (no time known, §6.2.3) then fails
-  // RFC 3339 parsing like any other non-timestamp.
+  // RFC 3339 parsing: hasNilTimestamp() tells that case apart.
   if (rest[0] == '1' && hasCharAt(rest, 1, ' ')) return parseRfc3339(rest.substr(2), zone);
   if (isDigit(rest[0])) return parseRfc3339(rest, zone);
   return parseRfc3164(rest, receiveMicros, zone);
+}
+
+bool hasNilTimestamp(std::string_view message) noexcept {
+  const PriSplit split = splitPri(message);
+  return !split.pri.empty() && split.rest.substr(0, 3) == "1 -" && isFieldEnd(split.rest, 3);
 }
 
 int64_t roundMicrosToMillis(int64_t micros) noexcept {

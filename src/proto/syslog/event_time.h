@@ -30,11 +30,18 @@ struct PriSplit {
 //  - an RFC 3339 timestamp right after the PRI without the version (rsyslog's forward formats);
 //  - RFC 3164 `Mmm dd hh:mm:ss` (§4.1.2), the day also as ` d` or `d`, optionally with a fraction.
 // The timestamp must be followed by a space or the end of the message. A timestamp without
-// offset is local time in `zone`. The result always lies in years 0000..9999 UTC, so
-// formatRfc3339Micros() can write it.
+// offset is local time in `zone`. A time before 1970-01-01T00:00:00Z is not valid; the result
+// always lies in 1970..9999 UTC, so formatRfc3339Micros() can write it. RFC 3164 carries no
+// year: it is the latest of the receive year + 1, the receive year and the receive year - 1 in
+// which the date exists and is at most 2 days after the receive time, in `zone`.
 [[nodiscard]] std::optional<int64_t> parseEventTimeMicros(std::string_view message,
                                                           int64_t receiveMicros,
                                                           const LocalZone& zone) noexcept;
+
+// True for an RFC 5424 header whose TIMESTAMP is the NILVALUE (`<PRI>1 -` then a space or the
+// end, §6.2.3): a valid header that states no time. Such a message keeps its text and takes the
+// receive time (DESIGN §1 Event).
+[[nodiscard]] bool hasNilTimestamp(std::string_view message) noexcept;
 
 // Rounds microseconds to milliseconds, half up (DESIGN §1: `.239881` -> 240, `.2395` -> 240).
 [[nodiscard]] int64_t roundMicrosToMillis(int64_t micros) noexcept;

@@ -140,6 +140,21 @@ TEST_F(EventTimeTest, NilValueHasNoTimestamp) {
   EXPECT_EQ(parse("<13>1"), std::nullopt);
 }
 
+TEST_F(EventTimeTest, NilValueIsAValidRfc5424HeaderWithoutTime) {
+  EXPECT_TRUE(hasNilTimestamp("<13>1 - host app - - - message"));
+  EXPECT_TRUE(hasNilTimestamp("<0>1 - - - - - -"));
+  EXPECT_TRUE(hasNilTimestamp("<191>1 -"));
+  EXPECT_FALSE(hasNilTimestamp("1 - host app - - - no PRI"));
+  EXPECT_FALSE(hasNilTimestamp("<13>1 -host"));
+  EXPECT_FALSE(hasNilTimestamp("<13>1 --"));
+  EXPECT_FALSE(hasNilTimestamp("<13>2 - host"));
+  EXPECT_FALSE(hasNilTimestamp("<13>1  - host"));
+  EXPECT_FALSE(hasNilTimestamp("<13>1 "));
+  EXPECT_FALSE(hasNilTimestamp("<13>-"));
+  EXPECT_FALSE(hasNilTimestamp("<192>1 - host"));
+  EXPECT_FALSE(hasNilTimestamp("<13>1 2018-02-21T21:07:50Z h"));
+}
+
 TEST_F(EventTimeTest, Rfc3339WithoutVersion) {
   EXPECT_EQ(parse("<13>2018-02-21T21:07:50.239881+00:00 host tag: msg"), 1519247270239881);
   EXPECT_EQ(parse("<13>2018-02-21T21:07:50+01:00 host tag: msg"), utc(2018, 2, 21, 20, 7, 50));
@@ -208,14 +223,27 @@ TEST_F(EventTimeTest, Rfc3339InvalidTimesAndShapes) {
   }
 }
 
-TEST_F(EventTimeTest, YearsOutsideFourDigitsInUtcAreRefused) {
-  EXPECT_EQ(parse("<13>1 0000-01-01T00:00:00Z h"), daysFromCivil(0, 1, 1) * kMicrosPerDay);
-  EXPECT_EQ(parse("<13>1 0000-01-01T00:30:00+01:00 h"), std::nullopt);
+TEST_F(EventTimeTest, YearsAfter9999InUtcAreRefused) {
   EXPECT_EQ(parse("<13>1 9999-12-31T23:59:59.999999Z h"),
             daysFromCivil(10000, 1, 1) * kMicrosPerDay - 1);
   EXPECT_EQ(parse("<13>1 9999-12-31T23:59:59.9999995Z h"), std::nullopt);
   EXPECT_EQ(parse("<13>1 9999-12-31T23:30:00-01:00 h"), std::nullopt);
-  EXPECT_EQ(parse("<13>1 1969-12-31T23:59:59.5Z h"), -500000);
+}
+
+// DESIGN §1 Event: a header time before 1970-01-01T00:00:00Z is not valid, in UTC.
+TEST_F(EventTimeTest, Rfc5424TimesBefore1970AreNotValid) {
+  EXPECT_EQ(parse("<13>1 1970-01-01T00:00:00Z h"), 0);
+  EXPECT_EQ(parse("<13>1 1970-01-01T00:00:00.000001Z h"), 1);
+  EXPECT_EQ(parse("<13>1 1969-12-31T23:59:59.999999Z h"), std::nullopt);
+  EXPECT_EQ(parse("<13>1 1969-12-31T23:59:59.9999995Z h"), 0);  // rounds up into 1970
+  EXPECT_EQ(parse("<13>1 1969-12-31T23:59:59.5Z h"), std::nullopt);
+  EXPECT_EQ(parse("<13>1 0000-01-01T00:00:00Z h"), std::nullopt);
+  EXPECT_EQ(parse("<13>1969-12-31T23:59:59Z h"), std::nullopt);
+  // The offset decides: 1970 local time can be 1969 in UTC, and the other way round.
+  EXPECT_EQ(parse("<13>1 1970-01-01T00:30:00+01:00 h"), std::nullopt);
+  EXPECT_EQ(parse("<13>1 1969-12-31T19:00:00-05:00 h"), 0);
+  EXPECT_EQ(parseIn("<13>1 1970-01-01T00:59:59 h", berlin_), std::nullopt);  // CET, +01:00
+  EXPECT_EQ(parseIn("<13>1 1970-01-01T01:00:00 h", berlin_), 0);
 }
 
 // --- RFC 3164 -----------------------------------------------------------------------------------
@@ -257,18 +285,61 @@ TEST_F(EventTimeTest, Rfc3164InTheConfiguredZone) {
   EXPECT_EQ(parseIn("<13>Mar  9 12:00:00 host", newYork_), utc(2026, 3, 9, 16, 0, 0));
 }
 
-TEST_F(EventTimeTest, Rfc3164YearInferenceAcrossNewYear) {
-  // Received just after New Year, a Dec 31 message is from the year before.
-  EXPECT_EQ(parseAt("<13>Dec 31 23:59:58 h", utc(2027, 1, 1, 0, 0, 5)),
-            utc(2026, 12, 31, 23, 59, 58));
-  // DESIGN §1 names only the receive year and the year before: received on Dec 31, a Jan 1
-  // message (a sender's clock running ahead) is this year's Jan 1.
-  EXPECT_EQ(parseAt("<13>Jan  1 00:00:30 h", utc(2026, 12, 31, 23, 59, 50)),
-            utc(2026, 1, 1, 0, 0, 30));
-  const int64_t dec31 = utc(2026, 12, 31, 0, 0, 0);
-  EXPECT_EQ(parseAt("<13>Jan  2 00:00:00 h", dec31), utc(2026, 1, 2, 0, 0, 0));
-  // Within two days ahead in the same year keeps the year.
-  EXPECT_EQ(parseAt("<13>Dec 31 23:59:59 h", dec31), utc(2026, 12, 31, 23, 59, 59));
+// DESIGN §1 Event: the latest of the year after the receive year, the receive year and the year
+// before in which the date is at most 2 days after the receive time.
+TEST_F(EventTimeTest, Rfc3164NewYearBeforeMidnightInUtc) {
+  const int64_t receive = utc(2026, 12, 31, 23, 59, 0);
+  // A sender 90 s ahead has already reached the new year.
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:30 h", receive), utc(2027, 1, 1, 0, 0, 30));
+  EXPECT_EQ(roundMicrosToMillis(*parseAt("<13>Jan  1 00:00:30 h", receive)), 1798761630000);
+  // Up to exactly two days ahead, then the year before.
+  EXPECT_EQ(parseAt("<13>Jan  2 23:59:00 h", receive), utc(2027, 1, 2, 23, 59, 0));
+  EXPECT_EQ(parseAt("<13>Jan  2 23:59:01 h", receive), utc(2026, 1, 2, 23, 59, 1));
+  // A date weeks ahead is last year's (here: this year's January, the receive year).
+  EXPECT_EQ(parseAt("<13>Jan 20 12:00:00 h", receive), utc(2026, 1, 20, 12, 0, 0));
+  // Dec 31 itself, before and after the receive time, stays in the receive year.
+  EXPECT_EQ(parseAt("<13>Dec 31 23:58:59 h", receive), utc(2026, 12, 31, 23, 58, 59));
+  EXPECT_EQ(parseAt("<13>Dec 31 23:59:59 h", receive), utc(2026, 12, 31, 23, 59, 59));
+}
+
+TEST_F(EventTimeTest, Rfc3164NewYearAfterMidnightInUtc) {
+  const int64_t receive = utc(2027, 1, 1, 0, 0, 5);
+  // A sender a few seconds behind is still in the old year.
+  EXPECT_EQ(parseAt("<13>Dec 31 23:59:59 h", receive), utc(2026, 12, 31, 23, 59, 59));
+  EXPECT_EQ(parseAt("<13>Dec 31 23:59:58 h", receive), utc(2026, 12, 31, 23, 59, 58));
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:04 h", receive), utc(2027, 1, 1, 0, 0, 4));
+  EXPECT_EQ(parseAt("<13>Jan  1 00:01:00 h", receive), utc(2027, 1, 1, 0, 1, 0));
+  EXPECT_EQ(parseAt("<13>Jan  3 00:00:05 h", receive), utc(2027, 1, 3, 0, 0, 5));
+  EXPECT_EQ(parseAt("<13>Jan  3 00:00:06 h", receive), utc(2026, 1, 3, 0, 0, 6));
+}
+
+TEST_F(EventTimeTest, Rfc3164WeeksAheadIsLastYear) {
+  const int64_t receive = utc(2026, 6, 15, 12, 0, 0);
+  EXPECT_EQ(parseAt("<13>Jul 10 12:00:00 h", receive), utc(2025, 7, 10, 12, 0, 0));
+  EXPECT_EQ(parseAt("<13>Jun 30 12:00:00 h", receive), utc(2025, 6, 30, 12, 0, 0));
+  EXPECT_EQ(parseAt("<13>Jun 14 12:00:00 h", receive), utc(2026, 6, 14, 12, 0, 0));
+}
+
+// New Year in the --rfc3164-timezone zone, not in UTC: 2027-01-01T04:59Z is 23:59 on Dec 31
+// in New York (-05:00), and 2027-01-01T05:00:05Z five seconds after its midnight.
+TEST_F(EventTimeTest, Rfc3164NewYearInAZoneWestOfUtc) {
+  const int64_t before = utc(2027, 1, 1, 4, 59, 0);
+  EXPECT_EQ(parse("<13>Jan  1 00:00:30 h", before, newYork_), utc(2027, 1, 1, 5, 0, 30));
+  EXPECT_EQ(parse("<13>Dec 31 23:58:00 h", before, newYork_), utc(2027, 1, 1, 4, 58, 0));
+  const int64_t after = utc(2027, 1, 1, 5, 0, 5);
+  EXPECT_EQ(parse("<13>Dec 31 23:59:59 h", after, newYork_), utc(2027, 1, 1, 4, 59, 59));
+  EXPECT_EQ(parse("<13>Jan  1 00:00:04 h", after, newYork_), utc(2027, 1, 1, 5, 0, 4));
+  // The same instants read in UTC fall on the other side of that zone's New Year.
+  EXPECT_EQ(parseAt("<13>Dec 31 23:59:59 h", before), utc(2026, 12, 31, 23, 59, 59));
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:30 h", before), utc(2027, 1, 1, 0, 0, 30));
+}
+
+TEST_F(EventTimeTest, Rfc3164NewYearInAZoneEastOfUtc) {
+  // 2026-12-31T22:59Z is 23:59 in Berlin (+01:00).
+  const int64_t before = utc(2026, 12, 31, 22, 59, 0);
+  EXPECT_EQ(parse("<13>Jan  1 00:00:30 h", before, berlin_), utc(2026, 12, 31, 23, 0, 30));
+  const int64_t after = utc(2026, 12, 31, 23, 0, 5);
+  EXPECT_EQ(parse("<13>Dec 31 23:59:59 h", after, berlin_), utc(2026, 12, 31, 22, 59, 59));
 }
 
 TEST_F(EventTimeTest, Rfc3164TwoDayBoundaryIsExact) {
@@ -293,6 +364,36 @@ TEST_F(EventTimeTest, Rfc3164YearInferenceUsesLocalTime) {
   EXPECT_EQ(parse("<13>Jan  2 23:59:59 h", receive, berlin_), utc(2027, 1, 2, 22, 59, 59));
   EXPECT_EQ(parse("<13>Jan  3 00:30:00 h", receive, berlin_), utc(2027, 1, 2, 23, 30, 0));
   EXPECT_EQ(parse("<13>Jan  3 00:30:01 h", receive, berlin_), utc(2026, 1, 2, 23, 30, 1));
+}
+
+TEST_F(EventTimeTest, Rfc3164Feb29SkipsYearsWithoutIt) {
+  // Just before 2028's Feb 29: the year after (2029) has none, 2028 is 12 hours ahead.
+  EXPECT_EQ(parseAt("<13>Feb 29 00:00:00 h", utc(2028, 2, 28, 12, 0, 0)),
+            utc(2028, 2, 29, 0, 0, 0));
+  // Received on Feb 29 and Mar 1 2029: 2030 and 2029 have no Feb 29, 2028 does.
+  EXPECT_EQ(parseAt("<13>Feb 29 23:59:59 h", utc(2029, 3, 1, 0, 0, 0)),
+            utc(2028, 2, 29, 23, 59, 59));
+  // At New Year before a leap year, Feb 29 is weeks ahead; no earlier year has one.
+  EXPECT_EQ(parseAt("<13>Feb 29 00:00:00 h", utc(2027, 12, 31, 23, 59, 0)), std::nullopt);
+  // Late on Feb 28 of a year before a leap year: 2028's Feb 29 is a year ahead.
+  EXPECT_EQ(parseAt("<13>Feb 29 00:00:30 h", utc(2027, 2, 28, 23, 59, 0)), std::nullopt);
+  // New Year into a leap year still works for other dates.
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:30 h", utc(2027, 12, 31, 23, 59, 0)),
+            utc(2028, 1, 1, 0, 0, 30));
+}
+
+TEST_F(EventTimeTest, Rfc3164Before1970IsNotValid) {
+  // A relay clock at the epoch: Dec 31 is 1969, not valid; Jan 1 is 1970.
+  const int64_t epoch = utc(1970, 1, 1, 0, 0, 10);
+  EXPECT_EQ(parseAt("<13>Dec 31 23:59:59 h", epoch), std::nullopt);
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:00 h", epoch), 0);
+  EXPECT_EQ(parseAt("<13>Jan  1 00:00:05 h", epoch), 5 * kMicrosPerSecond);
+  // In Berlin (+01:00 in 1970) 00:30 on Jan 1 1970 is still 1969 in UTC.
+  const int64_t berlinEpoch = utc(1970, 1, 1, 0, 30, 0);
+  EXPECT_EQ(parse("<13>Jan  1 00:30:00 h", berlinEpoch, berlin_), std::nullopt);
+  EXPECT_EQ(parse("<13>Jan  1 01:00:00 h", berlinEpoch, berlin_), 0);
+  // A receive time before 1970 (a clock never set) makes every RFC 3164 time invalid.
+  EXPECT_EQ(parseAt("<13>Jun  1 00:00:00 h", utc(1969, 6, 1, 0, 0, 0)), std::nullopt);
 }
 
 TEST_F(EventTimeTest, Rfc3164Feb29) {

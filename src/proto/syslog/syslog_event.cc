@@ -28,6 +28,8 @@ AppendedEvent appendSyslogEvent(record::SourceBatch& batch, std::string_view mes
   if (auto headerTime = parseEventTimeMicros(message, receiveMicros, zone)) {
     eventMicros = *headerTime;
     arena.append(message);
+  } else if (hasNilTimestamp(message)) {
+    arena.append(message);  // RFC 5424 already, without a time: the receive time, no rewrite
   } else {
     result.rewritten = true;
     const PriSplit split = splitPri(message);

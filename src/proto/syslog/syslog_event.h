@@ -19,7 +19,8 @@ struct AppendedEvent {
 // Turns one framed syslog message into an event in `batch` (DESIGN §1 Event): trailing
 // CR/LF/NUL stripped, cut to maxMessageSize (the bytes as received, before any rewrite), time
 // taken from the header or, failing that, the message rewritten as
-// `<PRI>1 <receive time> <source> <rest>`. This is the one copy of the message bytes, from the
+// `<PRI>1 <receive time> <source> <rest>` (an RFC 5424 message whose TIMESTAMP is the NILVALUE
+// keeps its text and takes the receive time). This is the one copy of the message bytes, from the
 // receive buffer into the batch's arena (DESIGN §3).
 AppendedEvent appendSyslogEvent(record::SourceBatch& batch, std::string_view message,
                                 int64_t receiveMicros, std::string_view source,

@@ -42,9 +42,23 @@ TEST_F(SyslogEventTest, MessageWithoutPriGetsPri13AndKeepsEveryWord) {
   EXPECT_EQ(last(), "<13>1 2018-02-21T21:07:50.239881+00:00 192.0.2.7 just some text");
 }
 
-TEST_F(SyslogEventTest, NilTimestampIsRewritten) {
-  add("<14>1 - host app - - - text");
-  EXPECT_EQ(last(), "<14>1 2018-02-21T21:07:50.239881+00:00 192.0.2.7 1 - host app - - - text");
+// An RFC 5424 message whose TIMESTAMP is the NILVALUE is valid as it stands (DESIGN §1 Event).
+TEST_F(SyslogEventTest, NilTimestampKeepsTheTextAndTakesTheReceiveTime) {
+  auto r = add("<14>1 - host app - - - text\n");
+  EXPECT_FALSE(r.rewritten);
+  EXPECT_EQ(last(), "<14>1 - host app - - - text");
+  EXPECT_EQ(batch_.events.back().timestampMs, 1519247270240);
+  add("<14>1 -");
+  EXPECT_EQ(last(), "<14>1 -");
+}
+
+TEST_F(SyslogEventTest, HeaderTimeBefore1970IsRewrittenWithTheReceiveTime) {
+  auto r = add("<13>1 1969-12-31T23:59:59Z host app - - - old");
+  EXPECT_TRUE(r.rewritten);
+  EXPECT_EQ(last(),
+            "<13>1 2018-02-21T21:07:50.239881+00:00 192.0.2.7 1 1969-12-31T23:59:59Z host app - "
+            "- - old");
+  EXPECT_EQ(batch_.events.back().timestampMs, 1519247270240);
 }
 
 TEST_F(SyslogEventTest, TruncatesBytesAsReceivedBeforeTheRewrite) {
