@@ -714,6 +714,18 @@ class Output:
         )
 
 
+def tagged_values(events, pattern, convert=str):
+    """The value each event's message carries in `pattern`'s first group, in event order.
+
+    Tests tag each message they send (seq=000042, id=...) to count losses and duplicates."""
+    out = []
+    for e in events:
+        m = pattern.search(e["message"])
+        assert m, e["message"][:200]
+        out.append(convert(m.group(1)))
+    return out
+
+
 def spool_records(spool_dir):
     """Records in finished spool files (kinesyslog-*.gz); files may vanish while we read."""
     recs = []

@@ -23,12 +23,7 @@ def message(ident, pad=40):
 
 
 def ids(events):
-    out = []
-    for e in events:
-        m = ID_RE.search(e["message"])
-        assert m, e["message"][:200]
-        out.append(m.group(1))
-    return out
+    return R.tagged_values(events, ID_RE)
 
 
 def counters_now(r, timeout=10):

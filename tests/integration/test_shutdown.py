@@ -18,12 +18,7 @@ def seq_message(i, pad=60):
 
 
 def seqs(evs):
-    out = []
-    for e in evs:
-        m = SEQ_RE.search(e["message"])
-        assert m, e["message"][:120]
-        out.append(int(m.group(1)))
-    return out
+    return R.tagged_values(evs, SEQ_RE, int)
 
 
 def test_sigterm_right_after_100k_messages(relays, output):

@@ -46,12 +46,7 @@ def wait_delivered(r, output, n):
 
 
 def seqs(evs):
-    out = []
-    for e in evs:
-        m = SEQ_RE.search(e["message"])
-        assert m, e["message"][:200]
-        out.append(int(m.group(1)))
-    return out
+    return R.tagged_values(evs, SEQ_RE, int)
 
 
 def test_sigusr1_logs_counters_and_sigusr2_is_ignored_while_logger_sends(relays, output):
