@@ -1,7 +1,7 @@
 """The container image: deploy/Containerfile built by scripts/build-image.sh with buildah
-(`--isolation chroot --storage-driver vfs`, in a store of the test's own that is deleted at the
-end), its configuration read back with `buildah inspect`, and its root filesystem (a `buildah
-from` + `buildah mount` working container) run with `chroot` as the image's user: the same
+(`--isolation chroot --storage-driver vfs`), its docker-archive loaded into a store of the test's
+own that is deleted at the end, its configuration read back with `buildah inspect`, and its root
+filesystem (a `buildah from` + `buildah mount` working container) run with `chroot` as the image's user: the same
 binary, libraries, CA bundle, zoneinfo, passwd and health-check client a container runtime would
 start. Containers cannot be started on the CI machine, so this is how the image is run.
 
@@ -58,20 +58,27 @@ class Buildah:
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    """The image built from the binary under test, in a temporary store; removed afterwards."""
+    """The image built from the binary under test, written as the archive operators load, and
+    loaded from it into a store of the test's own; all removed afterwards."""
     store = tmp_path_factory.mktemp("image-store")
     buildah = Buildah(store)
     try:
         archive = store / "kinesyslog-image.tar"
+        scratch = store / "tmp"
+        scratch.mkdir()
         p = subprocess.run(
             [str(R.REPO / "scripts" / "build-image.sh"), "--binary", R.binary(),
-             "--storage", str(store), "-o", str(archive)],
+             "-o", str(archive)],
             capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+            env=dict(os.environ, TMPDIR=str(scratch)),
         )
         assert p.returncode == 0, f"build-image.sh failed:\n{p.stdout}\n{p.stderr}"
+        # The script's own build store and staged root filesystem are gone.
+        assert list(scratch.iterdir()) == []
         version = subprocess.run([R.binary(), "--version"], capture_output=True, text=True,
                                  check=True).stdout.split()[1]
         tag = f"localhost/kinesyslog:{version}"
+        buildah("pull", "--quiet", f"docker-archive:{archive}")
         inspected = json.loads(buildah("inspect", "--type", "image", tag).stdout)
         yield dict(buildah=buildah, tag=tag, version=version, archive=archive,
                    config=inspected["Docker"]["config"])
@@ -208,7 +215,7 @@ def test_image_config(image):
     assert labels["org.opencontainers.image.version"] == image["version"]
     assert labels["org.opencontainers.image.title"] == "kinesyslog"
     assert len(labels["org.opencontainers.image.revision"]) == 40
-    # The archive operators load carries the same configuration.
+    # The archive itself: one layer, tagged, the same configuration.
     with tarfile.open(image["archive"]) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
         assert manifest[0]["RepoTags"] == [image["tag"]]
