@@ -1,11 +1,12 @@
 """The container image: deploy/Containerfile built by scripts/build-image.sh with buildah
 (`--isolation chroot --storage-driver vfs`), its docker-archive loaded into a store of the test's
 own that is deleted at the end, its configuration read back with `buildah inspect`, and its root
-filesystem (a `buildah from` + `buildah mount` working container) run with `chroot` as the image's user: the same
-binary, libraries, CA bundle, zoneinfo, passwd and health-check client a container runtime would
-start. Containers cannot be started on the CI machine, so this is how the image is run.
+filesystem (a `buildah from` + `buildah mount` working container) run with `chroot` as the
+image's user: the same binary, libraries, CA bundle, zoneinfo, passwd and health-check client a
+container runtime would start. Containers cannot be started on the CI machine, so this is how
+the image is run.
 
-/proc and /dev are mounted, and resolv.conf, hosts and a test CA bundle bound, inside an
+/proc and /dev are mounted, and resolv.conf and a test CA bundle bound, inside an
 `unshare --mount` namespace, as a runtime does; they vanish with the namespace.
 """
 
@@ -114,6 +115,11 @@ def image_env(image, **overrides):
     for k in [k for k, v in overrides.items() if v is None]:
         env.pop(k, None)
     return env
+
+
+def env_port(image):
+    """The metrics port the image's Env sets (and its HEALTHCHECK calls)."""
+    return dict(v.split("=", 1) for v in image["config"]["Env"])["KINESYSLOG_PROMETHEUS_PORT"]
 
 
 def in_rootfs(root, argv, binds=()):
@@ -345,10 +351,6 @@ def test_relay_in_rootfs_delivers_and_stops_on_sigterm(image, rootfs, started, t
 
     assert relay.stop(signal.SIGTERM) == 0, relay.stderr
     assert R.final_counters(relay.stderr)["messages_received"] == 2
-
-
-def env_port(image):
-    return dict(v.split("=", 1) for v in image["config"]["Env"])["KINESYSLOG_PROMETHEUS_PORT"]
 
 
 class ReadyzStandIn:
