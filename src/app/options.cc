@@ -252,10 +252,9 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
         parse(all);
       }
     }
-  } catch (const CLI::CallForHelp& e) {
-    std::fputs(app.help(e.get_name() == "--help" && listen->parsed() ? "listen" : "").c_str(),
-               stdout);
-    if (listen->parsed()) std::fputs(listen->help().c_str(), stdout);
+  } catch (const CLI::CallForHelp&) {
+    // CLI11's help() shows the subcommand that was given (`kinesyslog listen --help`), once.
+    std::fputs(app.help().c_str(), stdout);
     result.finished = true;
     return result;
   } catch (const CLI::CallForVersion&) {
