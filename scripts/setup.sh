@@ -16,6 +16,11 @@ packages=(
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
   faketime  # libfaketime: the relay's wall clock at New Year's Eve in an integration test
   procps
+  # the Debian package and its service (scripts/package.sh, tests/integration/test_package.py):
+  # dpkg-buildpackage and dh build it, help2man writes the man page from --help, lintian checks
+  # it, systemd-analyze verifies the unit and rates its exposure, man-db lets verify find the
+  # unit's man page
+  dpkg-dev debhelper help2man lintian systemd man-db
 )
 
 SUDO=""
