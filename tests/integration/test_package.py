@@ -314,6 +314,17 @@ def test_install_run_remove_purge(package):
         print(f"\nsystemd-analyze security --offline=true: exposure {figure}")
         assert figure <= MAX_EXPOSURE, report
 
+        # Installed but not configured: one line naming what is missing and exit 78, which
+        # the unit's RestartPreventExitStatus= keeps from restarting in a loop.
+        env = dict(environment_file(INSTALLED["defaults"]), PATH="/usr/bin:/bin")
+        env.update([unit_value(INSTALLED["unit"], "Environment").split("=", 1)])
+        env["KINESYSLOG_SPOOL_DIR"] = str(work)
+        unconfigured = subprocess.run(shlex.split(unit_value(INSTALLED["unit"], "ExecStart")),
+                                      env=env, capture_output=True, text=True, timeout=60)
+        assert unconfigured.returncode == 78, unconfigured.stderr
+        assert "no destination" in unconfigured.stderr or "no listener" in unconfigured.stderr
+        assert "78" in unit_value(INSTALLED["unit"], "RestartPreventExitStatus").split()
+
         port = free_privileged_port()
         relay = InstalledRelay(work, port)
         relay.wait_for(r"\bready\b")
