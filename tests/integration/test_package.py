@@ -222,6 +222,8 @@ def test_package_contents(package, tmp_path):
     listing = run("dpkg-deb", "-c", str(dbgsym)).stdout
     assert f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug" in listing
     assert (tmp_path / "etc/default/kinesyslog").read_text() == DEFAULTS.read_text()
+    # It may hold AWS keys.
+    assert (tmp_path / "etc/default/kinesyslog").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "lib/systemd/system/kinesyslog.service").read_text() == UNIT.read_text()
     for doc in ("README.md.gz", "operations.md.gz", "copyright"):
         assert (tmp_path / "usr/share/doc/kinesyslog" / doc).is_file(), doc
@@ -301,6 +303,7 @@ def test_install_run_remove_purge(package):
         files = [Path(p) for p in run("dpkg-query", "-L", "kinesyslog").stdout.split()]
         for path in INSTALLED.values():
             assert path in files and path.exists(), path
+        assert INSTALLED["defaults"].stat().st_mode & 0o777 == 0o600
         assert run(str(INSTALLED["binary"]), "--version").stdout.strip() == (
             f"kinesyslog {project_version()}")
         # Installed disabled: nothing to deliver to until the defaults file says where.
