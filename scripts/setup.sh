@@ -19,8 +19,9 @@ packages=(
   # the Debian package and its service (scripts/package.sh, tests/integration/test_package.py):
   # dpkg-buildpackage and dh build it, help2man writes the man page from --help, lintian checks
   # it, systemd-analyze verifies the unit and rates its exposure, man-db lets verify find the
-  # unit's man page
-  dpkg-dev debhelper help2man lintian systemd man-db
+  # unit's man page, strace lists the system calls the relay makes (checked against the unit's
+  # SystemCallFilter)
+  dpkg-dev debhelper help2man lintian systemd man-db strace
 )
 
 SUDO=""
