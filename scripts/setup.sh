@@ -21,6 +21,12 @@ packages=(
   # health-check client (it replaces the dynamically linked busybox package, same applets);
   # ca-certificates is the CA bundle the image carries
   buildah busybox-static ca-certificates
+  # the Debian package and its service (scripts/package.sh, tests/integration/test_package.py):
+  # dpkg-buildpackage and dh build it, help2man writes the man page from --help, lintian checks
+  # it, systemd-analyze verifies the unit and rates its exposure, man-db lets verify find the
+  # unit's man page, strace lists the system calls the relay makes (checked against the unit's
+  # SystemCallFilter)
+  dpkg-dev debhelper help2man lintian systemd man-db strace
 )
 
 SUDO=""

@@ -42,6 +42,6 @@ step "benchmark harness smoke run (not a benchmark: keeps the harness working)"
 scripts/build.sh kinesyslog_loadgen kinesyslog_yardstick
 /usr/bin/python3 bench/harness.py --smoke
 
-step "integration tests (pytest, real senders)"
+step "integration tests (pytest, real senders; the Debian package built, installed and purged)"
 KINESYSLOG_BIN="$PWD/build/release/kinesyslog" /usr/bin/python3 -m pytest tests/integration -q \
   -p no:cacheprovider

@@ -1,18 +1,18 @@
 #include "app/listen_command.h"
 
 #include <malloc.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 
 #include "app/firehose_destination.h"
+#include "app/log_format.h"
 #include "app/relay_signals.h"
 #include "deliver/output_directory_target.h"
 #include "deliver/uploader.h"
@@ -37,13 +37,6 @@ namespace kinesyslog::app {
 namespace {
 
 constexpr const char* kOutputDirOwner = "000000000000";  // DESIGN §1 Record: owner
-
-void setUpLogging(bool debug) {
-  auto logger = spdlog::stderr_logger_mt("kinesyslog");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ [%l] %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(debug ? spdlog::level::debug : spdlog::level::info);
-}
 
 // The relay keeps one descriptor per connection; the soft limit (often 1024) would refuse
 // senders long before the machine is busy.
@@ -223,7 +216,7 @@ int runListen(const ListenOptions& o) {
   // the mask.
   takeOverSignals();
 
-  setUpLogging(o.debug);
+  setUpLogging(logFormatNamed(o.logFormat), o.debug);
   boundAllocatorMemory();
   refuseUnimplemented(o);
 

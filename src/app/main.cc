@@ -1,9 +1,8 @@
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
-
 #include "app/dump_command.h"
 #include "app/listen_command.h"
+#include "app/log_format.h"
 #include "app/options.h"
 #include "util/startup_error.h"
 
@@ -21,8 +20,11 @@ int main(int argc, char** argv) {
         return kExitUsage;
     }
   } catch (const StartupError& e) {
-    // One clear line, then the exit code DESIGN §2 gives.
-    std::fprintf(stderr, "kinesyslog: error: %s\n", e.what());
+    // One clear line (in the listener's --log-format), then the exit code the README lists.
+    const bool listen = commandLine.command == app::CommandLine::Command::kListen;
+    app::logStartupError(
+        listen ? app::logFormatNamed(commandLine.listen.logFormat) : app::LogFormat::kText,
+        e.what());
     return e.exitCode();
   }
 }

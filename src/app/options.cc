@@ -181,6 +181,11 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   option(listen->add_flag("--gelf", o.gelf, "Receive GELF instead of Syslog on every listener"),
          true);
   option(listen->add_flag("--debug", o.debug, "Debug logging"), true);
+  option(listen
+             ->add_option("--log-format", o.logFormat,
+                          "Log lines on stderr: text, or json (one JSON object per line)")
+             ->check(CLI::IsMember({"text", "json"}))
+             ->capture_default_str());
   option(listen->add_option("--workers", o.workers, "I/O threads (default: cores)")
              ->check(CLI::Range(1u, 256u)));
   sizeOption("--flush-size", &o.flushSize, "Flush a worker's buffers at this many bytes (4M)");
@@ -247,10 +252,9 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
         parse(all);
       }
     }
-  } catch (const CLI::CallForHelp& e) {
-    std::fputs(app.help(e.get_name() == "--help" && listen->parsed() ? "listen" : "").c_str(),
-               stdout);
-    if (listen->parsed()) std::fputs(listen->help().c_str(), stdout);
+  } catch (const CLI::CallForHelp&) {
+    // CLI11's help() shows the subcommand that was given (`kinesyslog listen --help`), once.
+    std::fputs(app.help().c_str(), stdout);
     result.finished = true;
     return result;
   } catch (const CLI::CallForVersion&) {

@@ -37,7 +37,8 @@ struct ListenOptions {
   std::optional<uint16_t> prometheusPort;
   bool gelf = false;
   bool debug = false;
-  unsigned workers = 0;  // 0 until resolved: the number of cores
+  std::string logFormat = "text";  // "text" or "json"
+  unsigned workers = 0;            // 0 until resolved: the number of cores
   uint64_t flushSize = 4 * 1024 * 1024;
   double flushIntervalSeconds = 60;
   uint64_t maxMessageSize = 65536;

@@ -194,6 +194,17 @@ TEST(CommandLine, EnvironmentFillsWhatTheCommandLineLeftOut) {
   EXPECT_EQ(c.listen.outputDir, "/from/env");
 }
 
+TEST(CommandLine, LogFormatTextOrJsonAlsoFromTheEnvironment) {
+  EXPECT_EQ(parse({"listen", "--udp-port", "7"}).listen.logFormat, "text");
+  EXPECT_EQ(parse({"listen", "--udp-port", "7", "--log-format", "json"}).listen.logFormat, "json");
+  EXPECT_EQ(parse({"listen", "--udp-port", "7", "--log-format", "xml"}).exitCode, 2);
+  ::setenv("KINESYSLOG_LOG_FORMAT", "json", 1);
+  auto c = parse({"listen", "--udp-port", "7"});
+  ::unsetenv("KINESYSLOG_LOG_FORMAT");
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.logFormat, "json");
+}
+
 TEST(CommandLine, MalformedEnvironmentValueIsAUsageError) {
   ::setenv("KINESYSLOG_FLUSH_INTERVAL", "soon", 1);
   auto c = parse({"listen", "--udp-port", "7"});
