@@ -73,8 +73,8 @@ bool TcpListener::trustedProxy(const sockaddr* peer, socklen_t length, const std
   const ProxyTrust& trust = worker_.options().proxyTrust;
   if (trust.trusts(peer, length)) return true;
   // Refused at accept, before a byte is read: a header from this peer would let it choose the
-  // logStream of its records. The socket closes with this scope (its unread data makes it a
-  // reset, which tells the sender plainly).
+  // logStream of its records. The caller drops the socket; with its data unread the close is a
+  // reset, which tells the sender plainly.
   metrics::counters().add(metrics::Counter::kProxyUntrustedPeers);
   metrics::problems().report(
       metrics::Problem::kProxyUntrustedPeer, SystemClock::instance().monotonicMicros(),
