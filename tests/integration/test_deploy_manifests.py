@@ -45,7 +45,8 @@ def k8s_documents():
 
 
 def one(docs, kind, name=None):
-    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    found = [d for d in docs
+             if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
     assert len(found) == 1, f"{kind} {name or ''}: {len(found)} found"
     return found[0]
 
