@@ -4,6 +4,7 @@ haproxy as the real sender, hand-made headers, and connections that must be refu
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -358,3 +359,35 @@ def test_bad_proxy_trusted_is_a_usage_error(dirs, value):
         assert result.returncode == 2, (how, result.stderr)
         problems = R.problem_lines(result.stderr.decode())
         assert len(problems) == 1 and f"--proxy-trusted '{value}'" in problems[0], problems
+
+
+def test_proxy_trusted_on_a_dual_stack_listener(relays, output, dirs):
+    """`--address ::`: IPv4 peers arrive as ::ffff:a.b.c.d and are matched as IPv4; ::1 is
+    matched against the IPv6 network."""
+    port = R.free_port()
+    args = R.listen_args(out=dirs.out, spool=dirs.spool, tcp=[port],
+                         extra=["--proxy-protocol", str(port), "--proxy-trusted", "127.0.0.9",
+                                "--proxy-trusted", "::1/128"])
+    args[args.index("--address") + 1] = "::"
+    r = relays.start(args=args)
+
+    def via(family, source, text):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.connect(("::1" if family == socket.AF_INET6 else "127.0.0.1", port))
+        s.sendall(R.proxy_v2("192.0.2.90", "198.51.100.1", 40030, 514) +
+                  f"{STAMPED}{text}\n".encode())
+        return s
+
+    senders = [via(socket.AF_INET, "127.0.0.9", "from 127.0.0.9"),
+               via(socket.AF_INET6, "::1", "from ::1"),
+               via(socket.AF_INET, "127.0.0.10", "from 127.0.0.10")]
+    assert R.closed_by_peer(senders[2]), "untrusted IPv4 peer left open"
+    for s in senders:
+        s.close()
+    output.wait_count(2)
+    assert r.stop() == 0, r.stderr
+    assert sorted(e["message"] for e in output.events()) == [
+        f"{STAMPED}from 127.0.0.9", f"{STAMPED}from ::1"]
+    assert r.counters()["proxy_untrusted_peers"] == 1
+    assert "127.0.0.10 on port" in r.stderr  # named as IPv4, not ::ffff:127.0.0.10
