@@ -16,6 +16,9 @@ packages=(
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
   faketime  # libfaketime: the relay's wall clock at New Year's Eve in an integration test
   procps
+  # deploy/ manifests (tests/integration/test_deploy_manifests.py parses the Kubernetes and
+  # CloudFormation YAML)
+  python3-yaml
   # container image (scripts/build-image.sh, tests/integration/test_image.py): buildah builds the
   # FROM scratch image (no container runtime needed); busybox-static's wget is the image's
   # health-check client (it replaces the dynamically linked busybox package, same applets);

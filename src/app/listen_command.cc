@@ -171,6 +171,20 @@ void checkProxyProtocolPorts(const ListenOptions& o) {
                                                   port));
     }
   }
+  // Nothing to protect, and nothing exposed: a warning, not a refusal.
+  if (!o.proxyTrusted.empty() && enabledPorts(o.proxyProtocolPorts).empty()) {
+    spdlog::warn("--proxy-trusted has no effect without a --proxy-protocol port");
+  } else if (!o.proxyTrusted.empty()) {
+    spdlog::info("PROXY protocol ports accept connections only from {}",
+                 fmt::join(o.proxyTrusted, ", "));
+  }
+}
+
+// The networks were validated with the command line (a bad one is a usage error).
+net::ProxyTrust proxyTrustOf(const ListenOptions& o) {
+  std::vector<net::IpNetwork> networks;
+  for (const auto& text : o.proxyTrusted) networks.push_back(*net::parseNetwork(text).network);
+  return net::ProxyTrust(std::move(networks));
 }
 
 // One socket per worker for a UDP port, in worker order. With --gelf and several workers the
@@ -335,6 +349,7 @@ int runListen(const ListenOptions& o) {
   workerOptions.tlsHandshakeTimeout =
       std::chrono::milliseconds(static_cast<int64_t>(o.tlsHandshakeTimeoutSeconds * 1000));
   workerOptions.proxyProtocolPorts = enabledPorts(o.proxyProtocolPorts);
+  workerOptions.proxyTrust = proxyTrustOf(o);
   // Each worker owns an equal share, so the shares add up to a hard bound without any worker
   // touching another's connections.
   workerOptions.partialBudgetBytes = o.partialBudget / o.workers;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "net/peer_name.h"
+#include "net/proxy_trust.h"
 #include "proto/syslog/local_zone.h"
 #include "record/record_encoder.h"
 #include "util/startup_error.h"
@@ -166,6 +167,9 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
                 "Seconds a TLS client has to complete its handshake (10)");
   portsOption("--proxy-protocol", &o.proxyProtocolPorts,
               "Expect PROXY protocol v1/v2 on this TCP or TLS port (repeatable)");
+  option(listen->add_option("--proxy-trusted", o.proxyTrusted,
+                            "Accept --proxy-protocol connections only from this network "
+                            "(CIDR or address; repeatable; default: from anyone)"));
   option(listen->add_option("--spool-dir", o.spoolDir, "Spool directory")->capture_default_str());
   option(listen->add_option("--output-dir", o.outputDir,
                             "Deliver to this local directory instead of Firehose"));
@@ -305,6 +309,10 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
       return usage("--allowed-peer '" + peer +
                    "' is not a DNS name (a '*' may only stand as the whole first label, '*.')");
     }
+  }
+  for (const auto& trusted : o.proxyTrusted) {
+    const auto parsed = net::parseNetwork(trusted);
+    if (!parsed.network) return usage("--proxy-trusted '" + trusted + "': " + parsed.error);
   }
   if (o.verifyClient.empty()) o.verifyClient = o.ca.empty() ? "none" : "required";
   if (o.workers == 0) o.workers = std::max(1u, std::thread::hardware_concurrency());

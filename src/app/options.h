@@ -17,6 +17,7 @@ struct ListenOptions {
   std::vector<uint16_t> tcpPorts;
   std::vector<uint16_t> tlsPorts;  // empty unless given or --cert and --key (then 6514)
   std::vector<uint16_t> proxyProtocolPorts;
+  std::vector<std::string> proxyTrusted;  // networks (CIDR) that may connect to those ports
   std::string cert;
   std::string key;
   std::string ca;

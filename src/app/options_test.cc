@@ -177,6 +177,25 @@ TEST(CommandLine, TlsOptions) {
   EXPECT_EQ(e.listen.allowedPeers, (std::vector<std::string>{"a.example.com", "b.example.com"}));
 }
 
+TEST(CommandLine, ProxyTrustedNetworks) {
+  auto c = parse({"listen", "--tcp-port", "1", "--proxy-trusted", "10.0.0.0/16", "--proxy-trusted",
+                  "2001:db8::/32", "--proxy-trusted", "192.0.2.7"});
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.proxyTrusted,
+            (std::vector<std::string>{"10.0.0.0/16", "2001:db8::/32", "192.0.2.7"}));
+  EXPECT_EQ(parse({"listen", "--tcp-port", "1", "--proxy-trusted", "10.0.0.1/16"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--tcp-port", "1", "--proxy-trusted", "vpc"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--tcp-port", "1", "--proxy-trusted", "::/129"}).exitCode, 2);
+
+  ::setenv("KINESYSLOG_PROXY_TRUSTED", "10.0.0.0/16 10.1.0.0/16", 1);
+  auto e = parse({"listen", "--tcp-port", "1"});
+  ::setenv("KINESYSLOG_PROXY_TRUSTED", "10.0.0.0/16 10.1.0.0/33", 1);
+  auto bad = parse({"listen", "--tcp-port", "1"});
+  ::unsetenv("KINESYSLOG_PROXY_TRUSTED");
+  EXPECT_EQ(e.listen.proxyTrusted, (std::vector<std::string>{"10.0.0.0/16", "10.1.0.0/16"}));
+  EXPECT_EQ(bad.exitCode, 2);
+}
+
 TEST(CommandLine, EnvironmentFillsWhatTheCommandLineLeftOut) {
   ::setenv("KINESYSLOG_TCP_PORT", "514 1514", 1);
   ::setenv("KINESYSLOG_UDP_PORT", "9", 1);

@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "TLS handshake timed out",
     "bad PROXY header",
     "PROXY header timeout",
+    "PROXY port connection from an untrusted address",
     "spool write failed",
     "delivery failed",
     "journal write failed",

@@ -31,6 +31,7 @@ enum class Problem : size_t {
   kTlsHandshakeTimeout,
   kProxyHeaderRejected,
   kProxyHeaderTimeout,
+  kProxyUntrustedPeer,
   kSpoolWriteFailed,
   kDeliveryFailed,
   kJournalWriteFailed,

@@ -46,6 +46,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "proxy_headers_rejected",
     "proxy_header_timeouts",
     "proxy_headers_abandoned",
+    "proxy_untrusted_peers",
     "batches_flushed",
     "records_encoded",
     "record_resplits",

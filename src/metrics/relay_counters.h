@@ -56,6 +56,7 @@ enum class Counter : size_t {
   kProxyHeadersRejected,   // missing, malformed or truncated header: connection closed
   kProxyHeaderTimeouts,    // no complete header within the timeout: connection closed
   kProxyHeadersAbandoned,  // still waiting for the header at shutdown: connection closed
+  kProxyUntrustedPeers,    // peer outside --proxy-trusted: closed at accept, nothing read
   kBatchesFlushed,
   kRecordsEncoded,
   kRecordResplits,

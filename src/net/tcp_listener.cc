@@ -1,5 +1,6 @@
 #include "net/tcp_listener.h"
 
+#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include "metrics/problem_log.h"
@@ -28,7 +29,9 @@ void TcpListener::start() {
 }
 
 void TcpListener::acceptNext() {
-  acceptor_.async_accept([this](const std::error_code& error, asio::ip::tcp::socket socket) {
+  // The peer's address comes with the accept: getpeername() afterwards fails for a peer that
+  // has already reset (a health check), which would leave it unnamed.
+  acceptor_.async_accept(peer_, [this](const std::error_code& error, asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (error) {
       // EMFILE and friends: back off briefly instead of spinning; the queue keeps the sender.
@@ -41,19 +44,17 @@ void TcpListener::acceptNext() {
       });
       return;
     }
-    adopt(std::move(socket));
+    adopt(std::move(socket), peer_);
     acceptNext();
   });
 }
 
-void TcpListener::adopt(asio::ip::tcp::socket socket) {
-  sockaddr_storage peer{};
-  socklen_t length = sizeof peer;
-  std::string source = "unknown";
-  if (::getpeername(socket.native_handle(), reinterpret_cast<sockaddr*>(&peer), &length) == 0) {
-    source = addressText(&peer, length);
-  }
+void TcpListener::adopt(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer) {
+  const auto* address = static_cast<const sockaddr*>(peer.data());
+  const auto length = static_cast<socklen_t>(peer.size());
+  std::string source = address->sa_family == AF_UNSPEC ? "unknown" : addressText(address, length);
   metrics::counters().add(metrics::Counter::kTcpConnectionsAccepted);
+  if (proxyProtocol_ && !trustedProxy(address, length, source)) return;
   if (proxyProtocol_) {
     // DESIGN §1 Inputs: the header comes first, before anything else (TLS included).
     auto preface =
@@ -66,6 +67,19 @@ void TcpListener::adopt(asio::ip::tcp::socket socket) {
     return;
   }
   handOff(std::move(socket), std::move(source));
+}
+
+bool TcpListener::trustedProxy(const sockaddr* peer, socklen_t length, const std::string& source) {
+  const ProxyTrust& trust = worker_.options().proxyTrust;
+  if (trust.trusts(peer, length)) return true;
+  // Refused at accept, before a byte is read: a header from this peer would let it choose the
+  // logStream of its records. The caller drops the socket; with its data unread the close is a
+  // reset, which tells the sender plainly.
+  metrics::counters().add(metrics::Counter::kProxyUntrustedPeers);
+  metrics::problems().report(
+      metrics::Problem::kProxyUntrustedPeer, SystemClock::instance().monotonicMicros(),
+      fmt::format("{} on port {}: not in --proxy-trusted; closed", source, port_));
+  return false;
 }
 
 void TcpListener::handOff(asio::ip::tcp::socket socket, std::string source) {
@@ -82,9 +96,9 @@ void TcpListener::acceptQueuedAndClose() {
   acceptor_.non_blocking(true, error);
   for (;;) {
     asio::ip::tcp::socket socket(worker_.io());
-    acceptor_.accept(socket, error);
+    acceptor_.accept(socket, peer_, error);
     if (error) break;
-    adopt(std::move(socket));
+    adopt(std::move(socket), peer_);
   }
   acceptor_.close(error);
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
@@ -24,7 +26,10 @@ class TcpListener {
 
  private:
   void acceptNext();
-  void adopt(asio::ip::tcp::socket socket);
+  void adopt(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer);
+  // --proxy-trusted, checked at accept on a --proxy-protocol port: false (counted, logged, the
+  // socket left to close) for a peer outside it.
+  bool trustedProxy(const sockaddr* peer, socklen_t length, const std::string& source);
   // Every accepted connection ends up here, with the address its records are filed under: the
   // peer, or on a --proxy-protocol port the client its PROXY header names. The one place where
   // a connection becomes a syslog stream (a TLS port adds its handshake here, after the header).
@@ -37,6 +42,7 @@ class TcpListener {
   std::string group_;
   const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
   bool proxyProtocol_;
+  asio::ip::tcp::endpoint peer_;  // filled by each accept
 };
 
 }  // namespace kinesyslog::net

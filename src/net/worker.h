@@ -14,6 +14,7 @@
 #include "net/backpressure.h"
 #include "net/owned_handlers.h"
 #include "net/partial_budget.h"
+#include "net/proxy_trust.h"
 #include "record/batcher.h"
 
 namespace kinesyslog::syslog {
@@ -49,6 +50,8 @@ struct WorkerOptions {
   // and how long a connection may take to send it.
   std::vector<uint16_t> proxyProtocolPorts;
   std::chrono::milliseconds proxyHeaderTimeout{5000};
+  // --proxy-trusted: peers outside it are closed at accept on those ports (empty: anyone).
+  ProxyTrust proxyTrust;
   // This worker's share of --partial-budget (the budget divided by the workers); at least
   // maxMessageSize.
   uint64_t partialBudgetBytes = 64 * 1024 * 1024;

@@ -204,6 +204,21 @@ class Relay:
     def counters(self):
         return final_counters(self.stderr)
 
+    def counters_now(self, timeout=10):
+        """SIGUSR1, then the values of the `counters:` line it logs (the relay keeps running)."""
+        before = self.stderr.count("] counters: ")
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # Whole lines only: the log may be read while a line is half written.
+            lines = [l for l in self.stderr.splitlines(keepends=True)
+                     if "] counters: " in l and l.endswith("\n")]
+            if len(lines) > before:
+                pairs = re.findall(r"([a-z0-9_]+)=(\d+)", lines[before].split("] counters: ")[1])
+                return {k: int(v) for k, v in pairs}
+            time.sleep(0.01)
+        raise AssertionError(f"no counters line after SIGUSR1; stderr:\n{self.stderr[-3000:]}")
+
     def status_kib(self, field):
         return proc_status_kib(self.proc.pid, field)
 
@@ -380,9 +395,13 @@ def tcp_listening(port, address="127.0.0.1"):
 class Haproxy:
     """haproxy in TCP mode on 127.0.0.1:`port`, forwarding every connection to the relay's
     127.0.0.1:`server_port` with `send_proxy` (`send-proxy` for v1, `send-proxy-v2`), its own
-    connections to the relay coming from `source`."""
+    connections to the relay coming from `source`. `server_ports` instead spreads connections
+    round robin over several relays (a failed connect is retried on another one). `check`
+    (e.g. "check inter 200ms") adds haproxy's health checks, which carry a PROXY header too
+    (v2: the LOCAL command, as an AWS NLB's TCP health checks do)."""
 
-    def __init__(self, log_dir, port, server_port, send_proxy="send-proxy", source="127.0.0.9"):
+    def __init__(self, log_dir, port, server_port=None, send_proxy="send-proxy",
+                 source="127.0.0.9", server_ports=None, check="", maxconn=200):
         log_dir = Path(log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         self.port = port
@@ -391,20 +410,29 @@ class Haproxy:
             n += 1
         self.config_path = log_dir / f"haproxy-{n}.cfg"
         self.log_path = log_dir / f"haproxy-{n}.log"
+        ports = list(server_ports) if server_ports is not None else [server_port]
+        servers = "".join(
+            f"    server relay{i} 127.0.0.1:{p} {send_proxy} source {source} {check}\n"
+            for i, p in enumerate(ports)
+        )
         self.config_path.write_text(
             "global\n"
             "    nbthread 1\n"
-            "    maxconn 200\n"
+            f"    maxconn {maxconn}\n"
             "defaults\n"
             "    mode tcp\n"
             "    timeout connect 5s\n"
             "    timeout client 60s\n"
             "    timeout server 60s\n"
+            "    retries 3\n"
+            "    option redispatch\n"
             "frontend syslog\n"
             f"    bind 127.0.0.1:{port}\n"
+            f"    maxconn {maxconn}\n"
             "    default_backend relay\n"
             "backend relay\n"
-            f"    server relay 127.0.0.1:{server_port} {send_proxy} source {source}\n"
+            "    balance roundrobin\n"
+            + servers
         )
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -417,6 +445,10 @@ class Haproxy:
                 self.stop()
                 raise AssertionError(f"haproxy did not start:\n{self.log_path.read_text()}")
             time.sleep(0.02)
+
+    @property
+    def log(self):
+        return self.log_path.read_text(errors="replace")
 
     def stop(self):
         if self.proc.poll() is None:

@@ -4,6 +4,7 @@ haproxy as the real sender, hand-made headers, and connections that must be refu
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -255,3 +256,138 @@ def test_proxy_port_must_be_a_tcp_listener(dirs, ports):
     assert result.returncode == 78, result.stderr
     problems = R.problem_lines(result.stderr.decode())
     assert len(problems) == 1 and "--proxy-protocol" in problems[0], problems
+
+
+# ---------------------------------------------------------------------------------------------
+# --proxy-trusted: only the proxies may send a header
+
+
+def logger_via(port, text):
+    subprocess.run([LOGGER, "-T", "-n", "127.0.0.1", "-P", str(port), "--rfc5424", "-t", "tag"],
+                   input=(text + "\n").encode(), env=dict(os.environ, TZ="UTC"), check=True,
+                   timeout=20)
+
+
+def wait_counter(r, name, at_least, timeout=R.WAIT_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while True:
+        c = r.counters_now()
+        if c[name] >= at_least:
+            return c
+        assert time.monotonic() < deadline, f"{name} stayed at {c[name]} (< {at_least})"
+        time.sleep(0.1)
+
+
+def test_trusted_proxy_only(relays, output, haproxies):
+    """Two haproxies send-proxy-v2 to one relay: the one from 127.0.0.9 is trusted (its clients'
+    messages get their own logStream, its health checks, PROXY v2 LOCAL, are accepted and
+    deliver nothing), the one from 127.0.0.10 is not (its connections are closed at accept and
+    counted, and nothing it forwards is delivered). A hand-made header from an untrusted
+    address is refused before it is read."""
+    port = R.free_port()
+    r = proxy_relay(relays, port, extra=["--proxy-trusted", "127.0.0.9",
+                                         "--proxy-trusted", "2001:db8::/32", "--debug"])
+    check = "check inter 100ms"
+    trusted = haproxies(port=R.free_port(), server_port=port, send_proxy="send-proxy-v2",
+                        source="127.0.0.9", check=check)
+    untrusted = haproxies(port=R.free_port(), server_port=port, send_proxy="send-proxy-v2",
+                          source="127.0.0.10", check=check)
+    # LOCAL health checks from the trusted proxy are accepted like any header, and from the
+    # untrusted one refused; wait for a few of each.
+    wait_counter(r, "proxy_headers_accepted", 3)
+    wait_counter(r, "proxy_untrusted_peers", 3)
+    logger_via(trusted.port, "through the trusted proxy")
+    logger_via(untrusted.port, "through the untrusted proxy")
+    s = send(port, R.proxy_v2("192.0.2.80", "198.51.100.1", 40020, 514) +
+             f"{STAMPED}hand-made from an untrusted address\n".encode(),
+             source="127.0.0.11", close=False)
+    assert R.closed_by_peer(s), "untrusted connection left open"
+    s.close()
+    [ev] = output.wait_count(1)
+    trusted.stop()
+    untrusted.stop()
+    assert r.stop() == 0, r.stderr
+    evs = output.events()
+    assert len(evs) == 1 and evs[0]["message"].endswith(" through the trusted proxy"), evs
+    # The client's address (logger on 127.0.0.1), not the proxy's.
+    assert ev["stream"] == "127.0.0.1"
+    c = r.counters()
+    assert c["proxy_untrusted_peers"] >= 4, c  # checks, the forwarded logger, the hand-made one
+    assert c["proxy_headers_rejected"] == 0 and c["proxy_header_timeouts"] == 0, c
+    # Every connection from the trusted proxy was a header accepted: the health checks and the
+    # logger's; the refused ones never reached the header stage.
+    assert c["proxy_headers_accepted"] >= 4, c
+    # haproxy's checks are PROXY v2 LOCAL, which keeps the real peer (and delivers nothing).
+    assert re.search(r"127\.0\.0\.9 on port \d+: PROXY v2 header without a client address",
+                     r.stderr), r.stderr[-3000:]
+    assert c["tcp_connections_accepted"] == c["proxy_headers_accepted"] + c[
+        "proxy_untrusted_peers"] + c["proxy_headers_abandoned"], c
+    lines = [l for l in r.stderr.splitlines()
+             if "PROXY port connection from an untrusted address" in l]
+    # Logged at most once per 10 s, naming the peer.
+    assert 1 <= len(lines) <= 2, lines
+    assert re.search(r"127\.0\.0\.1[01] on port \d+: not in --proxy-trusted; closed", lines[0]), \
+        lines
+    assert "accept connections only from 127.0.0.9, 2001:db8::/32" in r.stderr
+
+
+def test_without_proxy_trusted_anyone_may_send_a_header(relays, output):
+    """Today's behaviour stays without the option: any peer that reaches the port names the
+    logStream of its records (docs/operations.md says so)."""
+    port = R.free_port()
+    r = proxy_relay(relays, port)
+    send(port, R.proxy_v2("192.0.2.81", "198.51.100.1", 40021, 514) +
+         f"{STAMPED}any peer\n".encode(), source="127.0.0.11")
+    [ev] = output.wait_count(1)
+    assert ev["stream"] == "192.0.2.81"
+    assert r.stop() == 0, r.stderr
+    assert r.counters()["proxy_untrusted_peers"] == 0
+
+
+@pytest.mark.parametrize("value", ["10.0.0.1/16", "10.0.0.0/33", "vpc-cidr", "::ffff:10.0.0.0/104"])
+def test_bad_proxy_trusted_is_a_usage_error(dirs, value):
+    port = R.free_port()
+    for how in ("argument", "environment"):
+        extra = ["--proxy-protocol", str(port)]
+        env = None
+        if how == "argument":
+            extra += ["--proxy-trusted", "10.9.0.0/16", "--proxy-trusted", value]
+        else:
+            env = {"KINESYSLOG_PROXY_TRUSTED": f"10.9.0.0/16 {value}"}
+        result = R.run_relay(R.listen_args(out=dirs.out, spool=dirs.spool, tcp=[port],
+                                           extra=extra), env=env)
+        assert result.returncode == 2, (how, result.stderr)
+        problems = R.problem_lines(result.stderr.decode())
+        assert len(problems) == 1 and f"--proxy-trusted '{value}'" in problems[0], problems
+
+
+def test_proxy_trusted_on_a_dual_stack_listener(relays, output, dirs):
+    """`--address ::`: IPv4 peers arrive as ::ffff:a.b.c.d and are matched as IPv4; ::1 is
+    matched against the IPv6 network."""
+    port = R.free_port()
+    args = R.listen_args(out=dirs.out, spool=dirs.spool, tcp=[port],
+                         extra=["--proxy-protocol", str(port), "--proxy-trusted", "127.0.0.9",
+                                "--proxy-trusted", "::1/128"])
+    args[args.index("--address") + 1] = "::"
+    r = relays.start(args=args)
+
+    def via(family, source, text):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.connect(("::1" if family == socket.AF_INET6 else "127.0.0.1", port))
+        s.sendall(R.proxy_v2("192.0.2.90", "198.51.100.1", 40030, 514) +
+                  f"{STAMPED}{text}\n".encode())
+        return s
+
+    senders = [via(socket.AF_INET, "127.0.0.9", "from 127.0.0.9"),
+               via(socket.AF_INET6, "::1", "from ::1"),
+               via(socket.AF_INET, "127.0.0.10", "from 127.0.0.10")]
+    assert R.closed_by_peer(senders[2]), "untrusted IPv4 peer left open"
+    for s in senders:
+        s.close()
+    output.wait_count(2)
+    assert r.stop() == 0, r.stderr
+    assert sorted(e["message"] for e in output.events()) == [
+        f"{STAMPED}from 127.0.0.9", f"{STAMPED}from ::1"]
+    assert r.counters()["proxy_untrusted_peers"] == 1
+    assert "127.0.0.10 on port" in r.stderr  # named as IPv4, not ::ffff:127.0.0.10
