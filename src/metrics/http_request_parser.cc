@@ -8,8 +8,21 @@ namespace {
 bool isTchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -215,7 +228,8 @@ bool HttpRequestParser::endField() {
         return false;
       }
       // Past 18 digits the value could overflow; it is a body either way.
-      if (length < 100'000'000'000'000'000ull) length = length * 10 + static_cast<uint64_t>(c - '0');
+      if (length < 100'000'000'000'000'000ull)
+        length = length * 10 + static_cast<uint64_t>(c - '0');
     }
     if (sawContentLength_ && length != contentLength_) {
       fail(HttpRequestError::kMalformed);

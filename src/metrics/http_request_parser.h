@@ -56,11 +56,11 @@ class HttpRequestParser {
     kTarget,
     kVersion,
     kRequestLineCr,
-    kFieldStart,   // start of a field line or of the empty line ending the head
+    kFieldStart,  // start of a field line or of the empty line ending the head
     kFieldName,
     kFieldValue,
     kFieldCr,
-    kEndCr,        // CR of the empty line seen
+    kEndCr,  // CR of the empty line seen
   };
 
   HttpParseOutcome fail(HttpRequestError error);

@@ -3,7 +3,10 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "metrics/listener_counters.h"
 
 namespace kinesyslog::net {
 
@@ -37,6 +40,7 @@ class TcpListener {
   std::string group_;
   const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
   bool proxyProtocol_;
+  std::shared_ptr<metrics::ListenerCounters> counters_;
 };
 
 }  // namespace kinesyslog::net
