@@ -16,6 +16,9 @@ packages=(
   bsdutils util-linux openssl haproxy syslog-ng-core python3-graypy gnuplot-nox
   faketime  # libfaketime: the relay's wall clock at New Year's Eve in an integration test
   procps
+  # Prometheus and promtool: a real server scrapes the relay's /metrics in the integration
+  # tests, and promtool lints the exposition.
+  prometheus
 )
 
 SUDO=""
