@@ -149,6 +149,16 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
     error = result.error.empty() ? "records not accepted" : std::move(result.error);
   }
 
+  // "Every upload has failed" (the readiness rule) means no record got through: a request that
+  // delivered some of its records ends the run of failures.
+  if (accepted > 0) {
+    counters_.failingSinceMicros = 0;
+  } else if (counters_.failingSinceMicros.load() == 0) {
+    counters_.failingSinceMicros =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+            .count();
+  }
+
   if (retry.empty()) {
     if (backoff_.attempt() > 0) {
       spdlog::info("uploader: delivering to {} again after {} failed attempts", target_.describe(),
@@ -156,18 +166,13 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
     }
     backoff_.reset();
     counters_.consecutiveFailures = 0;
-    counters_.failingSinceMicros = 0;
     return;
   }
   // Requeued in sequence order, ahead of newer records.
   std::sort(retry.begin(), retry.end(),
             [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
   const size_t failed = retry.size();
-  if (counters_.failingSinceMicros.load() == 0) {
-    counters_.failingSinceMicros =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
-            .count();
-  }
+
   counters_.recordFailures += records.empty() ? 0 : records.size() - accepted;
   if (!records.empty() && accepted == 0) ++counters_.requestFailures;
   spool_.requeue(std::move(retry));
