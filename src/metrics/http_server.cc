@@ -1,11 +1,9 @@
 #include "metrics/http_server.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <asio/post.hpp>
-#include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
@@ -191,7 +189,7 @@ class HttpServer::Connection : public std::enable_shared_from_this<Connection> {
 };
 
 HttpServer::HttpServer(HttpServerOptions options, EndpointPages pages)
-    : options_(std::move(options)), pages_(std::move(pages)), acceptor_(io_) {
+    : options_(std::move(options)), pages_(std::move(pages)), acceptor_(io_), retryTimer_(io_) {
   std::error_code error;
   const auto address = asio::ip::make_address(options_.address, error);
   if (error) {
@@ -229,6 +227,7 @@ void HttpServer::stop() {
   asio::post(io_, [this] {
     std::error_code ignored;
     acceptor_.close(ignored);
+    retryTimer_.cancel();
     auto open = connections_;
     for (auto& [raw, connection] : open) connection->close();
     io_.stop();
@@ -250,9 +249,14 @@ void HttpServer::acceptNext() {
         connections_.emplace(connection.get(), connection);
         connection->start();
       }
+      acceptNext();
+      return;
     }
-    // Errors such as EMFILE end one accept, not the endpoint.
-    acceptNext();
+    // EMFILE and the like end one accept, not the endpoint; retrying at once would spin.
+    retryTimer_.expires_after(std::chrono::milliseconds(100));
+    retryTimer_.async_wait([this](const std::error_code& e) {
+      if (!e && acceptor_.is_open()) acceptNext();
+    });
   });
 }
 

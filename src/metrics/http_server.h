@@ -2,6 +2,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -75,6 +76,7 @@ class HttpServer {
   EndpointPages pages_;
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer retryTimer_;  // after a failed accept
   uint16_t port_ = 0;
   std::map<Connection*, std::shared_ptr<Connection>> connections_;  // endpoint thread only
   std::thread thread_;
