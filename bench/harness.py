@@ -38,7 +38,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +114,7 @@ class Result:
     yardstick: dict = field(default_factory=dict)
     rcvbuf_errors: int = 0  # kernel UDP RcvbufErrors during the run (system-wide)
     other_cpu_seconds: float = 0.0  # CPU used by neither relay, sender nor harness meanwhile
+    scrapes: int = 0  # successful GET /metrics during the run (--scrape-every)
     window_seconds: float = 0.0  # between the two relay CPU samples
     relay_exit: int = None
     error: str = ""
@@ -227,6 +230,32 @@ def free_port():
                     continue
             return port
     raise RuntimeError("no free port on 127.0.0.1")
+
+
+class Scraper:
+    """GET /metrics every `interval` seconds on its own thread, as a Prometheus server would."""
+
+    def __init__(self, port, interval):
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.interval = interval
+        self.count = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.wait(self.interval):
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    r.read()
+                self.count += 1
+            except OSError:
+                pass
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        return self.count
 
 
 def process_cpu_seconds(pid):
@@ -515,6 +544,9 @@ class Harness:
             cmd.append("--gelf")
         if a.flush_size is not None:
             cmd += ["--flush-size", str(a.flush_size)]
+        if a.scrape_every:
+            cmd += ["--prometheus-port", str(self.metrics_port), "--prometheus-address",
+                    "127.0.0.1"]
         return cmd + list(a.relay_arg) + sink_args
 
     def sender_command(self, sc, port, run_id):
@@ -568,6 +600,7 @@ class Harness:
         if sc.transport in ("tls", "gelf-tls"):
             self.make_cert(workdir)
         port = free_port()
+        self.metrics_port = free_port()
         sink_args, sink_env = sink.relay_args(workdir / "home")
         env = {k: v for k, v in os.environ.items() if not k.startswith("KINESYSLOG_")}
         env["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -596,6 +629,8 @@ class Harness:
             pattern = rb"run=" + res.run_id.encode() + rb" seq=(\d{10})"
         tally = Tally(pattern, 0, sc.count)
 
+        scraper = Scraper(self.metrics_port, self.args.scrape_every) if self.args.scrape_every \
+            else None
         rcvbuf0 = udp_rcvbuf_errors()
         system0, (self0, children0) = system_cpu_seconds(), own_cpu_seconds()
         cpu0 = process_cpu_seconds(relay.pid)
@@ -615,6 +650,10 @@ class Harness:
 
         delivered_at_stop, cpu1 = self.wait_delivered(relay, sink, tally, res.sent)
         res.cpu_seconds = cpu1 - cpu0
+        if scraper is not None:
+            res.scrapes = scraper.stop()
+            if res.scrapes == 0:
+                raise RuntimeError("--scrape-every: no scrape of /metrics succeeded")
         res.window_seconds = time.monotonic() - window0
         # Whatever else ran meanwhile (other processes, the hypervisor's steal) took CPU the
         # relay and the sender could have had: reported so a noisy run can be told apart.
@@ -859,6 +898,7 @@ CSV_FIELDS = [
     ("udp_read_pauses", lambda r: r.counters.get("udp_read_pauses", "")),
     ("kernel_udp_rcvbuf_errors", lambda r: r.rcvbuf_errors if r.scenario.stream == "udp" else ""),
     ("other_cpu_seconds", lambda r: f"{r.other_cpu_seconds:.2f}"),
+    ("scrapes", lambda r: r.scrapes),
     ("measured_window_seconds", lambda r: f"{r.window_seconds:.2f}"),
     ("relay_exit", lambda r: "" if r.relay_exit is None else r.relay_exit),
     ("error", lambda r: r.error),
@@ -972,6 +1012,9 @@ def main():
     ap.add_argument("--relay-arg", action="append", default=[],
                     help="one more relay argument, repeatable (e.g. --relay-arg=--no-journal to "
                          "measure without the journal)")
+    ap.add_argument("--scrape-every", type=float, default=0,
+                    help="serve --prometheus-port and GET /metrics every this many seconds "
+                         "during the run, as Prometheus would (0: no endpoint)")
     ap.add_argument("--settle", type=float, default=10.0,
                     help="stop waiting when nothing new was delivered for this long (10 s)")
     ap.add_argument("--rmem-max", type=int, default=8 * MIB,

@@ -30,6 +30,9 @@ packages=(
   # unit's man page, strace lists the system calls the relay makes (checked against the unit's
   # SystemCallFilter)
   dpkg-dev debhelper help2man lintian systemd man-db strace
+  # Prometheus and promtool: a real server scrapes the relay's /metrics in the integration
+  # tests, and promtool lints the exposition.
+  prometheus
 )
 
 SUDO=""

@@ -26,6 +26,7 @@ class FirehoseDestination {
   FirehoseDestination& operator=(const FirehoseDestination&) = delete;
 
   deliver::DeliveryTarget& target() { return *target_; }
+  const deliver::FirehoseTarget& firehoseTarget() const { return *target_; }
   const std::string& owner() const { return owner_; }
   const std::string& region() const { return region_; }
 

@@ -13,6 +13,7 @@
 
 #include "app/firehose_destination.h"
 #include "app/log_format.h"
+#include "app/relay_endpoint.h"
 #include "app/relay_signals.h"
 #include "deliver/output_directory_target.h"
 #include "deliver/uploader.h"
@@ -89,11 +90,7 @@ std::vector<uint16_t> enabledPorts(const std::vector<uint16_t>& ports) {
   return enabled;
 }
 
-void refuseUnimplemented(const ListenOptions& o) {
-  auto refuse = [](const std::string& what) {
-    throw StartupError(kExitConfig, what + " is not supported by this build yet");
-  };
-  if (o.prometheusPort && *o.prometheusPort != 0) refuse("--prometheus-port");
+void requireDestination(const ListenOptions& o) {
   if (o.outputDir.empty() && o.stream.empty()) {
     throw StartupError(kExitConfig,
                        "no destination: give --stream NAME (Firehose) or --output-dir DIR");
@@ -232,7 +229,7 @@ int runListen(const ListenOptions& o) {
 
   setUpLogging(logFormatNamed(o.logFormat), o.debug);
   boundAllocatorMemory();
-  refuseUnimplemented(o);
+  requireDestination(o);
 
   const auto udpPorts = enabledPorts(o.udpPorts);
   const auto tcpPorts = enabledPorts(o.tcpPorts);
@@ -305,6 +302,13 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : tlsPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
 
   deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
+  // The metrics port is bound before any listener opens, so a port in use ends the start.
+  std::unique_ptr<RelayEndpoint> endpoint;
+  if (o.prometheusPort != 0) {
+    endpoint = std::make_unique<RelayEndpoint>(o, spool, uploader,
+                                               firehose ? &firehose->firehoseTarget() : nullptr);
+    endpoint->start();
+  }
   uploader.start();
   // Spare batch buffers: about one flush per worker, the buffer each worker fills next while
   // its last one is encoded (DESIGN §5 budgets two flushes per worker).
@@ -374,6 +378,7 @@ int runListen(const ListenOptions& o) {
     workers.push_back(std::move(worker));
   }
   for (auto& worker : workers) worker->start();
+  if (endpoint) endpoint->setListenersOpen(udpPorts.size() + tcpPorts.size() + tlsPorts.size());
 
   std::string listening;
   for (uint16_t port : udpPorts) listening += fmt::format("udp {}:{}, ", o.address, port);
@@ -386,6 +391,10 @@ int runListen(const ListenOptions& o) {
                              workerOptions.expectsProxyHeader(port) ? " (PROXY protocol)" : "");
   }
   listening.resize(listening.size() - 2);
+  if (endpoint) {
+    listening +=
+        fmt::format("; metrics http://{}:{}/metrics", o.prometheusAddress, endpoint->port());
+  }
   spdlog::info("ready: {} ({}); {} workers; spool {}; delivering to {}", listening,
                o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
 
@@ -410,6 +419,8 @@ int runListen(const ListenOptions& o) {
   spdlog::info("{} received: draining connections and delivering (grace {} s)", signalName(signal),
                o.shutdownGraceSeconds);
 
+  // Load balancers stop sending here while the relay drains.
+  if (endpoint) endpoint->setListenersOpen(0);
   const auto deadline =
       std::chrono::steady_clock::now() +
       std::chrono::milliseconds(static_cast<int64_t>(o.shutdownGraceSeconds * 1000));
@@ -438,6 +449,7 @@ int runListen(const ListenOptions& o) {
     spdlog::warn("shutdown grace over: {} records stay in the spool {} for the next start",
                  spool.pendingCount(), o.spoolDir);
   }
+  if (endpoint) endpoint->stop();
   spdlog::info("final counters: {}", countersLine(uploader));
   return unspooled > 0 ? kExitUnspooled : kExitOk;
 }

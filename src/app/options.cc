@@ -181,7 +181,17 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
   option(listen->add_option("--group-prefix", o.groupPrefix,
                             "Log group prefix: groups become PREFIX/syslog/PORT "
                             "(PREFIX/gelf/PORT with --gelf)"));
-  option(listen->add_option("--prometheus-port", o.prometheusPort, "Prometheus metrics port"));
+  option(listen
+             ->add_option("--prometheus-port", o.prometheusPort,
+                          "Serve /metrics, /healthz and /readyz on this port (0: off)")
+             ->capture_default_str());
+  option(listen
+             ->add_option("--prometheus-address", o.prometheusAddress,
+                          "Address of the metrics endpoint (127.0.0.1 keeps it local)")
+             ->capture_default_str());
+  secondsOption("--unhealthy-spool-age", &o.unhealthySpoolAgeSeconds, 1, 604800,
+                "/readyz answers 503 when the oldest spooled record, or the run of failed "
+                "uploads, is this old (300 s)");
   option(listen->add_flag("--gelf", o.gelf, "Receive GELF instead of Syslog on every listener"),
          true);
   option(listen->add_flag("--debug", o.debug, "Debug logging"), true);

@@ -35,7 +35,11 @@ struct ListenOptions {
   std::string endpointUrl;
   std::string stsEndpointUrl;
   std::string groupPrefix;
-  std::optional<uint16_t> prometheusPort;
+  uint16_t prometheusPort = 0;  // 0: no metrics endpoint
+  // All IPv4 addresses, as kinesyslog 2.x: load balancers and Kubernetes probes reach it; the
+  // endpoint is read-only and carries no per-source data (docs/operations.md).
+  std::string prometheusAddress = "0.0.0.0";
+  double unhealthySpoolAgeSeconds = 300;
   bool gelf = false;
   bool debug = false;
   std::string logFormat = "text";  // "text" or "json"

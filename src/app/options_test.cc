@@ -231,6 +231,30 @@ TEST(CommandLine, MalformedEnvironmentValueIsAUsageError) {
   EXPECT_EQ(c.exitCode, 2);
 }
 
+TEST(CommandLine, MetricsEndpointOptions) {
+  auto c = parse({"listen", "--udp-port", "7"});
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.prometheusPort, 0);  // off
+  EXPECT_EQ(c.listen.prometheusAddress, "0.0.0.0");
+  EXPECT_EQ(c.listen.unhealthySpoolAgeSeconds, 300);
+
+  ::setenv("KINESYSLOG_PROMETHEUS_PORT", "9100", 1);
+  ::setenv("KINESYSLOG_PROMETHEUS_ADDRESS", "127.0.0.1", 1);
+  ::setenv("KINESYSLOG_UNHEALTHY_SPOOL_AGE", "45", 1);
+  c = parse({"listen", "--udp-port", "7"});
+  ::unsetenv("KINESYSLOG_PROMETHEUS_PORT");
+  ::unsetenv("KINESYSLOG_PROMETHEUS_ADDRESS");
+  ::unsetenv("KINESYSLOG_UNHEALTHY_SPOOL_AGE");
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.prometheusPort, 9100);
+  EXPECT_EQ(c.listen.prometheusAddress, "127.0.0.1");
+  EXPECT_EQ(c.listen.unhealthySpoolAgeSeconds, 45);
+
+  EXPECT_EQ(parse({"listen", "--udp-port", "7", "--prometheus-port", "70000"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--udp-port", "7", "--unhealthy-spool-age", "0"}).exitCode, 2);
+  EXPECT_EQ(parse({"listen", "--udp-port", "7", "--unhealthy-spool-age", "soon"}).exitCode, 2);
+}
+
 TEST(CommandLine, Dump) {
   auto c = parse({"dump", "--json", "a", "b"});
   EXPECT_EQ(c.command, CommandLine::Command::kDump);

@@ -44,6 +44,7 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
         fmt::format("PutRecordBatch of {} records failed: {}", records.size(), e.describe());
     std::lock_guard lock(mutex_);
     count(requestErrors_, e.type.empty() ? std::string(aws::toString(e.kind)) : e.type, 1);
+    if (e.kind == aws::FirehoseErrorKind::Throttled) ++throttled_;
     return result;
   }
 
@@ -80,6 +81,7 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
   }
   std::lock_guard lock(mutex_);
   for (const auto& [code, n] : failures) count(recordErrors_, code, n);
+  if (failures.count("ServiceUnavailableException") > 0) ++throttled_;
   return result;
 }
 
@@ -108,6 +110,11 @@ std::map<std::string, uint64_t> FirehoseTarget::recordErrorCounts() const {
 std::map<std::string, uint64_t> FirehoseTarget::requestErrorCounts() const {
   std::lock_guard lock(mutex_);
   return requestErrors_;
+}
+
+uint64_t FirehoseTarget::throttledRequests() const {
+  std::lock_guard lock(mutex_);
+  return throttled_;
 }
 
 uint64_t FirehoseTarget::mismatchedResponses() const {

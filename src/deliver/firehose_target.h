@@ -38,6 +38,9 @@ class FirehoseTarget final : public DeliveryTarget {
   std::map<std::string, uint64_t> requestErrorCounts() const;
   // Responses whose RequestResponses did not match the records sent.
   uint64_t mismatchedResponses() const;
+  // Requests throttled: whole (ThrottlingException, ServiceUnavailableException, HTTP 429) or
+  // for some of their records (ErrorCode ServiceUnavailableException, Firehose's throttle).
+  uint64_t throttledRequests() const;
 
   static constexpr size_t kMaxDistinctCodes = 64;
 
@@ -52,6 +55,7 @@ class FirehoseTarget final : public DeliveryTarget {
   std::map<std::string, uint64_t> recordErrors_;   // guarded by mutex_
   std::map<std::string, uint64_t> requestErrors_;  // guarded by mutex_
   uint64_t mismatched_ = 0;                        // guarded by mutex_
+  uint64_t throttled_ = 0;                         // guarded by mutex_
 };
 
 }  // namespace kinesyslog::deliver

@@ -69,6 +69,8 @@ TEST_F(FirehoseTargetTest, PerRecordErrorsAreSummarisedAndCounted) {
   EXPECT_EQ(counts.size(), 2u);
   EXPECT_EQ(counts["ServiceUnavailableException"], 2u);
   EXPECT_EQ(counts["InternalFailure"], 2u);
+  // Firehose throttles records one by one with ServiceUnavailableException: the first request.
+  EXPECT_EQ(target.throttledRequests(), 1u);
 }
 
 TEST_F(FirehoseTargetTest, AnEntryWithoutRecordIdIsNotAccepted) {
@@ -121,6 +123,7 @@ TEST_F(FirehoseTargetTest, WholeRequestFailures) {
   EXPECT_EQ(counts["bad_response"], 2u);
   EXPECT_EQ(counts["transport"], 1u);
   EXPECT_TRUE(target.recordErrorCounts().empty());
+  EXPECT_EQ(target.throttledRequests(), 1u);  // the ThrottlingException
 }
 
 TEST_F(FirehoseTargetTest, NoRecordsNoRequest) {

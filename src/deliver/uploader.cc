@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <random>
 
+#include "metrics/delivery_metrics.h"
+
 namespace kinesyslog::deliver {
 namespace {
 
@@ -114,7 +116,19 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
   size_t accepted = 0;
   std::string error = "cannot read spool files (out of file descriptors or memory)";
   if (!records.empty()) {
+    auto& metrics = metrics::deliveryMetrics();
+    uint64_t requestBytes = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      metrics.recordBytes.observe(records[i].bytes);
+      requestBytes += records[i].bytes;
+    }
+    metrics.batchRecords.observe(records.size());
+    metrics.batchBytes.observe(requestBytes);
+    if (backoff_.attempt() > 0) metrics.retries.fetch_add(1, std::memory_order_relaxed);
+    const auto sent = Clock::now();
     PutResult result = target_.put(std::span<const std::string>(data.data(), records.size()));
+    metrics.uploadMicros.observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count()));
     ++counters_.batches;
     if (result.accepted.size() != records.size()) {
       // A target bug; keeping every record is the only safe reading of it.
@@ -135,6 +149,16 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
     error = result.error.empty() ? "records not accepted" : std::move(result.error);
   }
 
+  // "Every upload has failed" (the readiness rule) means no record got through: a request that
+  // delivered some of its records ends the run of failures.
+  if (accepted > 0) {
+    counters_.failingSinceMicros = 0;
+  } else if (counters_.failingSinceMicros.load() == 0) {
+    counters_.failingSinceMicros =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+            .count();
+  }
+
   if (retry.empty()) {
     if (backoff_.attempt() > 0) {
       spdlog::info("uploader: delivering to {} again after {} failed attempts", target_.describe(),
@@ -148,6 +172,7 @@ void Uploader::deliver(std::vector<spool::SpoolRecord> batch) {
   std::sort(retry.begin(), retry.end(),
             [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
   const size_t failed = retry.size();
+
   counters_.recordFailures += records.empty() ? 0 : records.size() - accepted;
   if (!records.empty() && accepted == 0) ++counters_.requestFailures;
   spool_.requeue(std::move(retry));

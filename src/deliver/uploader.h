@@ -35,6 +35,10 @@ struct UploaderCounters {
   std::atomic<uint64_t> unreadable{0};        // spool files that could not be read: corrupt/
   // Gauge: put() calls since the last one that accepted everything (the backoff attempt).
   std::atomic<uint64_t> consecutiveFailures{0};
+  // Steady-clock microseconds of the first put() that delivered no record since the last one
+  // that delivered any; 0 while records get through (the readiness rule "every upload has
+  // failed").
+  std::atomic<int64_t> failingSinceMicros{0};
 };
 
 // The one delivery thread of DESIGN §1 "Spool and delivery": takes batches off the spool as

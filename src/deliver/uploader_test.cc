@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include "metrics/delivery_metrics.h"
+
 namespace kinesyslog::deliver {
 namespace {
 
@@ -197,6 +199,44 @@ TEST_F(UploaderTest, FailedRequestsAreRetriedWithGrowingBackoffThatResets) {
   EXPECT_EQ(uploader.counters().recordFailures, 40u);
   EXPECT_EQ(uploader.counters().consecutiveFailures, 0u);
   EXPECT_EQ(filesInSpool(), 0u);
+}
+
+TEST_F(UploaderTest, RecordsWhenDeliveryStartedFailingAndWhenItRecovered) {
+  // Calls 0-2 deliver nothing, call 3 delivers one record of its batch, the rest everything.
+  std::vector<int64_t> failingSinceSeen;
+  Uploader* uploaderPtr = nullptr;
+  FakeTarget target([](int call, const std::vector<std::string>& r) {
+    std::vector<bool> accepted(r.size(), call >= 4);
+    if (call == 3) accepted[0] = true;
+    return accepted;
+  });
+  target.onCall = [&](int) {
+    failingSinceSeen.push_back(uploaderPtr->counters().failingSinceMicros);
+  };
+  auto& metrics = metrics::deliveryMetrics();
+  const uint64_t requestsBefore = metrics.uploadMicros.snapshot().cumulative.back();
+  const uint64_t retriesBefore = metrics.retries.load();
+  const uint64_t recordsBefore = metrics.recordBytes.snapshot().cumulative.back();
+  auto written = spoolRecords(4);
+  Uploader uploader(*spool_, target, fastOptions());
+  uploaderPtr = &uploader;
+  uploader.start();
+  EXPECT_TRUE(uploader.drainAndStop(steady_clock::now() + std::chrono::seconds(30)));
+  expectEachOnce(target, written);
+  ASSERT_GE(failingSinceSeen.size(), 5u);
+  EXPECT_EQ(failingSinceSeen[0], 0);
+  EXPECT_NE(failingSinceSeen[1], 0);  // set by the first failure, kept while nothing gets through
+  EXPECT_EQ(failingSinceSeen[2], failingSinceSeen[1]);
+  EXPECT_EQ(failingSinceSeen[3], failingSinceSeen[1]);
+  EXPECT_EQ(failingSinceSeen[4], 0);  // one record through ends the run of failures
+  EXPECT_EQ(uploader.counters().failingSinceMicros, 0);
+  // Each request is timed and counted; the requests after a failure are retries.
+  const auto calls = static_cast<uint64_t>(target.calls());
+  EXPECT_EQ(metrics.uploadMicros.snapshot().cumulative.back() - requestsBefore, calls);
+  EXPECT_EQ(metrics.retries.load() - retriesBefore, 4u);
+  uint64_t recordsSent = 0;
+  for (size_t n : target.batchSizes()) recordsSent += n;
+  EXPECT_EQ(metrics.recordBytes.snapshot().cumulative.back() - recordsBefore, recordsSent);
 }
 
 TEST_F(UploaderTest, BackoffIsCapped) {

@@ -1,5 +1,6 @@
 #include "net/stream_protocol.h"
 
+#include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/worker.h"
@@ -47,7 +48,10 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
   void publishCounters(const StreamRead& read) override {
     auto& counters = metrics::counters();
     const syslog::FramerCounters& now = framer_.counters();
-    if (messages_ > 0) counters.add(Counter::kMessagesReceived, messages_);
+    if (messages_ > 0) {
+      counters.add(Counter::kMessagesReceived, messages_);
+      if (read.listener != nullptr) read.listener->addMessages(messages_);
+    }
     if (rewritten_ > 0) counters.add(Counter::kMessagesRewritten, rewritten_);
     messages_ = rewritten_ = 0;
     const std::string_view source = read.source;
@@ -131,7 +135,10 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
     auto& problems = metrics::problems();
     const gelf::GelfFramerCounters& now = framer_.counters();
     const std::string_view source = read.source;
-    if (messages_ > 0) counters.add(Counter::kMessagesReceived, messages_);
+    if (messages_ > 0) {
+      counters.add(Counter::kMessagesReceived, messages_);
+      if (read.listener != nullptr) read.listener->addMessages(messages_);
+    }
     const uint64_t oversize = now.oversize - reported_.oversize;
     if (oversize > 0) {
       counters.add(Counter::kGelfOversizeDropped, oversize);

@@ -6,6 +6,10 @@
 #include <string>
 #include <string_view>
 
+namespace kinesyslog::metrics {
+class ListenerCounters;
+}
+
 namespace kinesyslog::net {
 
 class Worker;
@@ -15,6 +19,7 @@ struct StreamRead {
   std::string_view source;  // the peer's address (after PROXY protocol): the logStream
   int64_t receiveMicros;    // wall clock of the read, for events without a usable timestamp
   int64_t monotonicNow;     // monotonic clock of the read, for batch ages and the problem log
+  metrics::ListenerCounters* listener = nullptr;  // the accepting listener's counts, this worker
 };
 
 // The message side of one TCP or TLS connection: which framer and which event builder. The

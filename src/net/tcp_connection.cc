@@ -4,6 +4,7 @@
 
 #include <asio/post.hpp>
 
+#include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/tls_session.h"
@@ -20,8 +21,10 @@ constexpr auto kPauseRecheck = std::chrono::milliseconds(20);
 }  // namespace
 
 TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
-                             const std::string& group, std::shared_ptr<const TlsContext> tls)
+                             const std::string& group, std::shared_ptr<const TlsContext> tls,
+                             metrics::ListenerCounters* listener)
     : worker_(worker),
+      listener_(listener),
       socket_(std::move(socket)),
       source_(std::move(source)),
       protocol_(makeStreamProtocol(worker, group)),
@@ -187,6 +190,7 @@ void TcpConnection::onReadable() {
   if (bytes > 0) {
     lastDataMonotonic_ = monotonicNow_;
     metrics::counters().add(metrics::Counter::kBytesReceived, bytes);
+    if (listener_ != nullptr) listener_->addBytes(bytes);
   }
   if (status == ReadStatus::kPeerClosed || status == ReadStatus::kFailed) {
     if (status == ReadStatus::kFailed) {

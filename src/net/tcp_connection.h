@@ -27,7 +27,8 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
                             private PartialBudget::Holder {
  public:
   TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
-                const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr);
+                const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr,
+                metrics::ListenerCounters* listener = nullptr);
   ~TcpConnection();
   void start();
   // Shutdown: keep reading until the peer closes or no data arrives for the drain idle time.
@@ -53,9 +54,12 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
   void cutPartial() override;
   void leaveBudget();
   void publishCounters();
-  StreamRead currentRead() const { return StreamRead{source_, receiveMicros_, monotonicNow_}; }
+  StreamRead currentRead() const {
+    return StreamRead{source_, receiveMicros_, monotonicNow_, listener_};
+  }
 
   Worker& worker_;
+  metrics::ListenerCounters* listener_;  // kept alive by metrics::listeners(); may be null
   asio::ip::tcp::socket socket_;
   std::string source_;
   std::unique_ptr<StreamProtocol> protocol_;

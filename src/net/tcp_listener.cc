@@ -22,7 +22,8 @@ TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
       port_(port),
       group_(worker.groupFor(port)),
       tls_(tls),
-      proxyProtocol_(worker.options().expectsProxyHeader(port)) {}
+      proxyProtocol_(worker.options().expectsProxyHeader(port)),
+      counters_(metrics::listeners().add(tls != nullptr ? "tls" : "tcp", port)) {}
 
 void TcpListener::start() {
   acceptNext();
@@ -84,8 +85,9 @@ bool TcpListener::trustedProxy(const sockaddr* peer, socklen_t length, const std
 
 void TcpListener::handOff(asio::ip::tcp::socket socket, std::string source) {
   // A TLS port's handshake starts here, after the PROXY header (RFC 5425 §4.2, DESIGN §1).
-  auto connection = std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source),
-                                                    group_, tls_ ? tls_->current() : nullptr);
+  auto connection =
+      std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source), group_,
+                                      tls_ ? tls_->current() : nullptr, counters_.get());
   worker_.adopt(connection);
   connection->start();
 }

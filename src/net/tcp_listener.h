@@ -5,7 +5,10 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "metrics/listener_counters.h"
 
 namespace kinesyslog::net {
 
@@ -43,6 +46,7 @@ class TcpListener {
   const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers
   bool proxyProtocol_;
   asio::ip::tcp::endpoint peer_;  // filled by each accept
+  std::shared_ptr<metrics::ListenerCounters> counters_;
 };
 
 }  // namespace kinesyslog::net

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/listen_socket.h"
@@ -22,6 +23,7 @@ UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
       socket_(worker.io(), ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd),
       coalesceTimer_(worker.io()),
       port_(port),
+      counters_(metrics::listeners().add("udp", port)),
       group_(worker.groupFor(port)),
       buffers_(kBatch * kDatagramBytes),
       headers_(kBatch),
@@ -148,6 +150,8 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
     worker_.batcher().commitJournal();
     counters.add(Counter::kMessagesReceived, messages);
     counters.add(Counter::kBytesReceived, bytes);
+    counters_->addMessages(messages);
+    counters_->addBytes(bytes);
     counters.add(Counter::kMessagesRewritten, rewritten);
     if (truncated > 0) {
       counters.add(Counter::kMessagesTruncated, truncated);

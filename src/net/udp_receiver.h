@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/listener_counters.h"
 #include "proto/gelf/gelf_datagram.h"
 
 namespace kinesyslog::net {
@@ -61,6 +62,7 @@ class UdpReceiver {
   asio::ip::udp::socket socket_;
   asio::steady_timer coalesceTimer_;
   uint16_t port_;
+  std::shared_ptr<metrics::ListenerCounters> counters_;
   std::string group_;
   std::vector<char> buffers_;
   std::vector<mmsghdr> headers_;

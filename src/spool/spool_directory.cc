@@ -25,6 +25,12 @@
 namespace kinesyslog::spool {
 namespace {
 
+int64_t wallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 constexpr std::string_view kFinalPrefix = "kinesyslog-";
 constexpr std::string_view kFinalSuffix = ".gz";
 constexpr size_t kSequenceDigits = 20;  // enough for any uint64_t, so names sort by sequence
@@ -233,7 +239,8 @@ RecoveryReport SpoolDirectory::recover() {
   const auto pid = static_cast<uint64_t>(::getpid());
   Decompressor decompressor(libdeflate_alloc_decompressor());
   std::vector<SpoolRecord> found;
-  std::string data;  // one buffer for every file checked
+  std::vector<std::pair<uint64_t, int64_t>> foundWritten;  // sequence, write time
+  std::string data;                                        // one buffer for every file checked
   NameSample ignored;
 
   std::error_code ec;
@@ -276,6 +283,11 @@ RecoveryReport SpoolDirectory::recover() {
       continue;
     }
     found.push_back(SpoolRecord{*sequence, path, data.size()});
+    struct stat info {};
+    foundWritten.emplace_back(
+        *sequence, ::stat(path.c_str(), &info) == 0
+                       ? int64_t{info.st_mtim.tv_sec} * 1'000'000 + info.st_mtim.tv_nsec / 1000
+                       : wallMicros());
   }
   if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
   if (ignored.count > 0) {
@@ -296,6 +308,7 @@ RecoveryReport SpoolDirectory::recover() {
                   std::make_move_iterator(found.end()));
     bytes_ += report.recoveredBytes;
     pendingBytes_ += report.recoveredBytes;
+    writtenMicros_.insert(foundWritten.begin(), foundWritten.end());
   }
   changed_.notify_all();
 
@@ -355,9 +368,11 @@ std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
   if (::fsync(dirFd_) != 0) return fail("fsync the directory after writing", errno, final);
 
   SpoolRecord record{sequence, dir_ / final, gzipRecord.size()};
+  const int64_t written = wallMicros();
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(record);
+    writtenMicros_.emplace(record.sequence, written);
     bytes_ += record.bytes;
     pendingBytes_ += record.bytes;
   }
@@ -372,6 +387,15 @@ bool SpoolDirectory::full() const {
 uint64_t SpoolDirectory::bytes() const {
   std::lock_guard lock(mutex_);
   return bytes_;
+}
+
+SpoolState SpoolDirectory::state() const {
+  std::lock_guard lock(mutex_);
+  SpoolState s;
+  s.records = writtenMicros_.size();
+  s.bytes = bytes_;
+  if (!writtenMicros_.empty()) s.oldestWrittenMicros = writtenMicros_.begin()->second;
+  return s;
 }
 
 size_t SpoolDirectory::pendingCount() const {
@@ -453,12 +477,14 @@ void SpoolDirectory::remove(const SpoolRecord& r) {
   }
   std::lock_guard lock(mutex_);
   bytes_ -= std::min(bytes_, r.bytes);
+  writtenMicros_.erase(r.sequence);
 }
 
 void SpoolDirectory::moveToCorrupt(const SpoolRecord& r, std::string_view reason) {
   moveFileToCorrupt(r.path, reason);
   std::lock_guard lock(mutex_);
   bytes_ -= std::min(bytes_, r.bytes);
+  writtenMicros_.erase(r.sequence);
 }
 
 bool SpoolDirectory::moveFileToCorrupt(const std::filesystem::path& file, std::string_view reason) {

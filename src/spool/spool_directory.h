@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,6 +20,15 @@ struct SpoolRecord {
   uint64_t sequence = 0;
   std::filesystem::path path;
   uint64_t bytes = 0;  // file size, i.e. the record's size as Firehose counts it
+};
+
+// What the spool holds, for the metrics endpoint and the readiness check.
+struct SpoolState {
+  size_t records = 0;  // on disk and not yet delivered, taken ones included
+  uint64_t bytes = 0;
+  // When the oldest of them was written (wall clock, microseconds since the epoch; a record of
+  // an earlier run: its file's modification time). nullopt when the spool is empty.
+  std::optional<int64_t> oldestWrittenMicros;
 };
 
 struct RecoveryReport {
@@ -72,6 +82,7 @@ class SpoolDirectory {
   size_t pendingCount() const;  // queued records (not taken)
   uint64_t pendingBytes() const;
   uint64_t maxBytes() const { return maxBytes_; }
+  SpoolState state() const;
 
   // Waits until the queue holds at least `records` records or at least `bytes` bytes, the
   // deadline passes or wake() is called. Returns whether the condition holds. The uploader
@@ -123,7 +134,10 @@ class SpoolDirectory {
   uint64_t pendingBytes_ = 0;      // guarded by mutex_
   bool wakePending_ = false;       // guarded by mutex_
   bool recovered_ = false;         // guarded by mutex_
-  std::mutex corruptMutex_;        // serialises moves into corrupt/ (unique names)
+  // Write time of every record on disk, by sequence (the oldest first for recovered records and
+  // new ones alike, since sequences grow with time): one entry per record, never per message.
+  std::map<uint64_t, int64_t> writtenMicros_;  // guarded by mutex_
+  std::mutex corruptMutex_;                    // serialises moves into corrupt/ (unique names)
 };
 
 }  // namespace kinesyslog::spool

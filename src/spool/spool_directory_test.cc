@@ -1,5 +1,6 @@
 #include "spool/spool_directory.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libdeflate.h>
 #include <signal.h>
@@ -268,6 +269,37 @@ TEST_F(SpoolDirectoryTest, RecordsWrittenBeforeRecoverStillQueueAfterRecoveredOn
   ASSERT_TRUE(spool.write(gzip("new")));
   EXPECT_EQ(spool.recover().recovered, 1u);
   EXPECT_EQ(drain(spool), (std::vector<std::string>{gzip("old"), gzip("new")}));
+}
+
+TEST_F(SpoolDirectoryTest, StateNamesTheOldestRecordUntilItIsDelivered) {
+  // A record of an earlier run is as old as its file.
+  {
+    auto old = SpoolDirectory(dir_, UINT64_MAX).write(gzip("old")).value();
+    const timespec times[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, old.path.c_str(), times, 0), 0);
+  }
+  SpoolDirectory spool(dir_, UINT64_MAX);
+  EXPECT_EQ(spool.state().records, 0u);
+  EXPECT_FALSE(spool.state().oldestWrittenMicros);
+  spool.recover();
+  ASSERT_TRUE(spool.write(gzip("new")));
+  auto state = spool.state();
+  EXPECT_EQ(state.records, 2u);
+  EXPECT_EQ(state.bytes, gzip("old").size() + gzip("new").size());
+  EXPECT_EQ(state.oldestWrittenMicros, int64_t{1'600'000'000} * 1'000'000);
+
+  // Taken records still count (they are not delivered yet); delivered ones do not.
+  auto taken = spool.take(1, UINT64_MAX, steady_clock::now());
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(spool.state().records, 2u);
+  spool.remove(taken[0]);
+  state = spool.state();
+  EXPECT_EQ(state.records, 1u);
+  ASSERT_TRUE(state.oldestWrittenMicros);
+  EXPECT_GT(*state.oldestWrittenMicros, int64_t{1'700'000'000} * 1'000'000);  // written now
+  drain(spool);
+  EXPECT_EQ(spool.state().records, 0u);
+  EXPECT_FALSE(spool.state().oldestWrittenMicros);
 }
 
 TEST_F(SpoolDirectoryTest, CorruptFinishedFilesAreMovedAndCounted) {

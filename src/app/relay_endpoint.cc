@@ -1,0 +1,98 @@
+#include "app/relay_endpoint.h"
+
+#include <chrono>
+
+#include "deliver/firehose_target.h"
+#include "deliver/uploader.h"
+#include "spool/spool_directory.h"
+
+namespace kinesyslog::app {
+
+namespace {
+
+int64_t microsSinceEpoch(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+int64_t microsSinceEpoch(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+RelayEndpoint::RelayEndpoint(const ListenOptions& options, const spool::SpoolDirectory& spool,
+                             const deliver::Uploader& uploader,
+                             const deliver::FirehoseTarget* firehose)
+    : spool_(spool),
+      uploader_(uploader),
+      firehose_(firehose),
+      unhealthyAgeSeconds_(options.unhealthySpoolAgeSeconds) {
+  metrics::HttpServerOptions serverOptions;
+  serverOptions.address = options.prometheusAddress;
+  serverOptions.port = options.prometheusPort;
+  metrics::EndpointPages pages;
+  pages.metrics = [this] {
+    auto s = snapshot();
+    s.ready = readiness(s).ready;
+    return metrics::renderMetrics(s);
+  };
+  pages.readiness = [this] { return readiness(); };
+  server_ = std::make_unique<metrics::HttpServer>(serverOptions, std::move(pages));
+}
+
+metrics::RelaySnapshot RelayEndpoint::snapshot() const {
+  metrics::RelaySnapshot s;
+  s.listenersOpen = listenersOpen_.load();
+
+  const spool::SpoolState spool = spool_.state();
+  s.spool.records = spool.records;
+  s.spool.bytes = spool.bytes;
+  s.spool.maxBytes = spool_.maxBytes();
+  if (spool.oldestWrittenMicros) {
+    const int64_t age =
+        microsSinceEpoch(std::chrono::system_clock::now()) - *spool.oldestWrittenMicros;
+    s.spool.oldestAgeSeconds = static_cast<double>(std::max<int64_t>(age, 0)) / 1e6;
+  }
+
+  const deliver::UploaderCounters& u = uploader_.counters();
+  s.upload.requests = u.batches.load();
+  s.upload.requestFailures = u.requestFailures.load();
+  s.upload.recordsDelivered = u.recordsDelivered.load();
+  s.upload.recordFailures = u.recordFailures.load();
+  s.upload.bytesDelivered = u.bytesDelivered.load();
+  s.upload.unreadable = u.unreadable.load();
+  if (const int64_t since = u.failingSinceMicros.load(); since != 0) {
+    const int64_t failing = microsSinceEpoch(std::chrono::steady_clock::now()) - since;
+    s.upload.failingForSeconds = static_cast<double>(std::max<int64_t>(failing, 0)) / 1e6;
+  }
+
+  if (firehose_ != nullptr) {
+    metrics::FirehoseSnapshot f;
+    f.recordErrors = firehose_->recordErrorCounts();
+    f.requestErrors = firehose_->requestErrorCounts();
+    f.mismatchedResponses = firehose_->mismatchedResponses();
+    f.throttledRequests = firehose_->throttledRequests();
+    s.firehose = std::move(f);
+  }
+  s.http = server_->snapshot();
+  s.process = metrics::readProcessStats();
+  return s;
+}
+
+metrics::Readiness RelayEndpoint::readiness() const {
+  return readiness(snapshot());
+}
+
+metrics::Readiness RelayEndpoint::readiness(const metrics::RelaySnapshot& s) const {
+  metrics::ReadinessInput in;
+  in.listenersOpen = s.listenersOpen > 0;
+  in.spoolBytes = s.spool.bytes;
+  in.spoolMaxBytes = s.spool.maxBytes;
+  in.spoolFull = s.spool.bytes >= s.spool.maxBytes;
+  in.oldestSpooledAgeSeconds = s.spool.oldestAgeSeconds;
+  in.failingForSeconds = s.upload.failingForSeconds;
+  in.unhealthyAgeSeconds = unhealthyAgeSeconds_;
+  return metrics::judgeReadiness(in);
+}
+
+}  // namespace kinesyslog::app
