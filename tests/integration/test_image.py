@@ -169,33 +169,6 @@ def run_in_rootfs(root, argv, env, binds=(), timeout=30):
                           text=True, timeout=timeout)
 
 
-def prometheus_supported(root, image, tmp_path):
-    """True when the relay in the image serves --prometheus-port (a build without the endpoint
-    refuses the option at start, before opening anything)."""
-    env = image_env(image, KINESYSLOG_PROMETHEUS_PORT=R.free_port(udp=False),
-                    KINESYSLOG_PROMETHEUS_ADDRESS="127.0.0.1", KINESYSLOG_ADDRESS="127.0.0.1",
-                    KINESYSLOG_UDP_PORT=R.free_port(), KINESYSLOG_TCP_PORT=0,
-                    KINESYSLOG_OUTPUT_DIR=f"{SPOOL}/probe")
-    p = run_in_rootfs(root, ["/usr/bin/kinesyslog", "listen", "--help"], env)
-    assert p.returncode == 0, p.stderr
-    if "--prometheus-port" not in p.stdout:
-        return False
-    r = RootfsRelay(root, ["listen"], tmp_path / "logs", env)
-    try:
-        try:
-            r.wait_ready()
-        except AssertionError:
-            if r.proc.poll() == 78 and "not supported by this build" in r.stderr:
-                return False
-            raise
-        assert r.stop() == 0, r.stderr
-        return True
-    finally:
-        if r.running():
-            r.kill()
-        shutil.rmtree(root / SPOOL.lstrip("/") / "probe", ignore_errors=True)
-
-
 # ---------------------------------------------------------------------------------------------
 # The image's configuration
 
@@ -300,17 +273,16 @@ def wait_for(done, what, timeout=R.WAIT_TIMEOUT):
 def test_relay_in_rootfs_delivers_and_stops_on_sigterm(image, rootfs, started, tmp_path):
     """The entrypoint with the image's Env (spool in the volume), as uid 10514, on free ports:
     logger's message and an RFC 3164 one read in Europe/Berlin arrive, decoded both by the
-    image's `kinesyslog dump` and by Python; SIGTERM exits 0. With a relay that serves
-    /readyz, the image's HEALTHCHECK command succeeds against it."""
-    health = prometheus_supported(rootfs, image, tmp_path)
+    image's `kinesyslog dump` and by Python; SIGTERM exits 0; the image's HEALTHCHECK command
+    succeeds against the relay's /readyz."""
     udp, tcp, metrics = R.free_port(), R.free_port(), R.free_port(udp=False)
     out = f"{SPOOL}/out"
     env = image_env(
         image, KINESYSLOG_ADDRESS="127.0.0.1", KINESYSLOG_UDP_PORT=udp, KINESYSLOG_TCP_PORT=tcp,
         KINESYSLOG_OUTPUT_DIR=out, KINESYSLOG_FLUSH_INTERVAL="0.2",
         KINESYSLOG_RFC3164_TIMEZONE="Europe/Berlin",
-        KINESYSLOG_PROMETHEUS_PORT=metrics if health else None,
-        KINESYSLOG_PROMETHEUS_ADDRESS="127.0.0.1" if health else None,
+        KINESYSLOG_PROMETHEUS_PORT=metrics,
+        KINESYSLOG_PROMETHEUS_ADDRESS="127.0.0.1",
     )
     relay = RootfsRelay(rootfs, ["listen"], tmp_path / "logs", env)
     started.append(relay)
@@ -342,12 +314,11 @@ def test_relay_in_rootfs_delivers_and_stops_on_sigterm(image, rootfs, started, t
     for p in (rootfs / SPOOL.lstrip("/")).rglob("*"):
         assert p.stat().st_uid == IMAGE_UID, p
 
-    if health:
-        # The image's command, on the port this test gave the relay instead of the image's.
-        test = image["config"]["Healthcheck"]["Test"][1:]
-        test[-1] = test[-1].replace(f":{env_port(image)}/", f":{metrics}/")
-        p = run_in_rootfs(rootfs, test, env)
-        assert p.returncode == 0, f"HEALTHCHECK {test} exited {p.returncode}: {p.stderr}"
+    # The image's command, on the port this test gave the relay instead of the image's.
+    test = image["config"]["Healthcheck"]["Test"][1:]
+    test[-1] = test[-1].replace(f":{env_port(image)}/", f":{metrics}/")
+    p = run_in_rootfs(rootfs, test, env)
+    assert p.returncode == 0, f"HEALTHCHECK {test} exited {p.returncode}: {p.stderr}"
 
     assert relay.stop(signal.SIGTERM) == 0, relay.stderr
     assert R.final_counters(relay.stderr)["messages_received"] == 2
