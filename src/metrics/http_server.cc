@@ -240,10 +240,13 @@ void HttpServer::acceptNext() {
     if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!error) {
       if (connections_.size() >= options_.maxConnections) {
+        // Counted before the close, so that whoever sees the close also sees the count.
+        {
+          std::lock_guard lock(mutex_);
+          ++counts_.connectionsRefused;
+        }
         std::error_code ignored;
         socket.close(ignored);
-        std::lock_guard lock(mutex_);
-        ++counts_.connectionsRefused;
       } else {
         auto connection = std::make_shared<Connection>(*this, std::move(socket));
         connections_.emplace(connection.get(), connection);
