@@ -17,9 +17,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 copy="$work/kinesyslog-$version"
 mkdir "$copy"
-# --ignore-failed-read: a tracked file deleted in a working tree is listed but not there.
-git ls-files -z -co --exclude-standard |
-  tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$copy"
+scripts/copy-tree.sh "$copy"
 
 # A native package: its version is the project's, without a Debian revision.
 cat >"$copy/debian/changelog" <<CHANGELOG

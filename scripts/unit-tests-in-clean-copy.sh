@@ -11,9 +11,7 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 copy="$root/kinesyslog"
 mkdir "$copy"
-# --ignore-failed-read: a tracked file deleted in a working tree is listed but not there.
-git ls-files -z -co --exclude-standard |
-  tar --null --files-from=- --ignore-failed-read -cf - | tar -xf - -C "$copy"
+scripts/copy-tree.sh "$copy"
 
 launcher=()
 if command -v ccache >/dev/null 2>&1; then

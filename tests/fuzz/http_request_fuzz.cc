@@ -10,9 +10,12 @@
 #include <tuple>
 
 #include "metrics/http_request_parser.h"
+#include "split_feeds.h"
 
 namespace {
 
+using kinesyslog::fuzz::feedChecked;
+using kinesyslog::fuzz::feedWholeSplitAndByteByByte;
 using kinesyslog::metrics::HttpParseOutcome;
 using kinesyslog::metrics::HttpRequestError;
 using kinesyslog::metrics::HttpRequestParser;
@@ -20,10 +23,6 @@ using kinesyslog::metrics::HttpRequestParser;
 auto fields(const HttpRequestParser& p) {
   return std::make_tuple(p.outcome(), p.error(), p.consumed(), p.request().method,
                          p.request().target, p.request().minorVersion);
-}
-
-void feedChecked(HttpRequestParser& parser, std::string_view piece) {
-  if (parser.feed(piece) != parser.outcome()) __builtin_trap();
 }
 
 }  // namespace
@@ -34,16 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = stream.size() * data[0] / 255;
 
   HttpRequestParser whole;
-  feedChecked(whole, stream);
-
-  HttpRequestParser halves;
-  feedChecked(halves, stream.substr(0, split));
-  feedChecked(halves, stream.substr(split));
-  if (fields(halves) != fields(whole)) __builtin_trap();
-
-  HttpRequestParser bytes;
-  for (size_t i = 0; i < stream.size(); ++i) feedChecked(bytes, stream.substr(i, 1));
-  if (fields(bytes) != fields(whole)) __builtin_trap();
+  feedWholeSplitAndByteByByte(whole, stream, split, fields);
 
   if (whole.consumed() > stream.size()) __builtin_trap();
   if (whole.consumed() > HttpRequestParser::kMaxHeadBytes) __builtin_trap();

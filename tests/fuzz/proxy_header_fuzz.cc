@@ -14,9 +14,12 @@
 #include <tuple>
 
 #include "proto/proxy/proxy_header_parser.h"
+#include "split_feeds.h"
 
 namespace {
 
+using kinesyslog::fuzz::feedChecked;
+using kinesyslog::fuzz::feedWholeSplitAndByteByByte;
 using kinesyslog::proxy::ProxyError;
 using kinesyslog::proxy::ProxyHeaderParser;
 using kinesyslog::proxy::ProxyOutcome;
@@ -26,10 +29,6 @@ auto fields(const ProxyHeaderParser& p) {
   return std::make_tuple(p.outcome(), p.error(), p.headerLength(), h.version, h.useRealPeer,
                          h.sourceAddress, h.sourcePort, h.destinationAddress, h.destinationPort,
                          h.awsVpcEndpointId, h.crcVerified);
-}
-
-void feedChecked(ProxyHeaderParser& parser, std::string_view piece) {
-  if (parser.feed(piece) != parser.outcome()) __builtin_trap();
 }
 
 bool isAddress(const std::string& text) {
@@ -46,16 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = stream.size() * data[0] / 255;
 
   ProxyHeaderParser whole;
-  feedChecked(whole, stream);
-
-  ProxyHeaderParser halves;
-  feedChecked(halves, stream.substr(0, split));
-  feedChecked(halves, stream.substr(split));
-  if (fields(halves) != fields(whole)) __builtin_trap();
-
-  ProxyHeaderParser bytes;
-  for (size_t i = 0; i < stream.size(); ++i) feedChecked(bytes, stream.substr(i, 1));
-  if (fields(bytes) != fields(whole)) __builtin_trap();
+  feedWholeSplitAndByteByByte(whole, stream, split, fields);
 
   if (whole.headerLength() > stream.size()) __builtin_trap();
   const auto& header = whole.header();
