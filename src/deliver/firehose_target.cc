@@ -40,6 +40,7 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
   if (answer.error) {
     const aws::FirehoseError& e = *answer.error;
     result.retryable = e.retryable;
+    result.requestThrottled = e.kind == aws::FirehoseErrorKind::Throttled;
     result.error =
         fmt::format("PutRecordBatch of {} records failed: {}", records.size(), e.describe());
     std::lock_guard lock(mutex_);
@@ -68,6 +69,8 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
       continue;
     }
     ++failed;
+    // Firehose's per-record answer when the stream's throughput quota is exceeded.
+    if (entry.errorCode == "ServiceUnavailableException") ++result.throttledRecords;
     ++failures[entry.errorCode.empty() ? std::string("NoRecordId") : entry.errorCode];
     if (firstFailure == nullptr) firstFailure = &entry;
   }
