@@ -67,7 +67,7 @@ uint64_t SendRate::started(uint64_t bytes) {
   return epoch_;
 }
 
-void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
+void SendRate::finished(uint64_t ticket, SendOutcome outcome, double acceptedShare) {
   if (inFlight_ > 0) --inFlight_;
   const int64_t now = clock_.monotonicMicros();
   if (outcome == SendOutcome::kFailed) return;
@@ -77,14 +77,18 @@ void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
     // Cut from what was really sent, when that is less than the rate allowed (a sender held
     // back by the window or by its input): a cut below the allowance must bite at once.
     const double sent = static_cast<double>(sentLastSecond());
-    double base = rate_ > 0 ? rate_ : sent;
-    if (sent > 0 && sent < base) base = sent;
-    if (base <= 0) base = kMinBytesPerSecond / kDecrease;
+    double base = rate_ > 0 ? rate_ : std::max(sent, kFirstCutFloor);
+    if (rate_ > 0 && sent > 0 && sent < base) base = sent;
     refill(now);
-    rate_ = std::max(kMinBytesPerSecond, base * kDecrease);
-    step_ = base * kIncreasePerSecond;
+    const double factor = acceptedShare < 0.5 ? kDeepDecrease : kDecrease;
+    rate_ = std::max(kMinBytesPerSecond, base * factor);
+    if (acceptedSinceCut_ || comeback_ <= 0) {
+      comeback_ = rate_;
+      step_ = base * kIncreasePerSecond;
+    }
+    acceptedSinceCut_ = false;
     tokens_ = std::min(tokens_, 0.0);
-    window_ = std::max(1u, static_cast<unsigned>(std::floor(window_ * kDecrease)));
+    window_ = std::max(1u, static_cast<unsigned>(std::floor(window_ * factor)));
     successesInWindow_ = 0;
     windowLimited_ = false;
     rateLimited_ = false;
@@ -93,8 +97,14 @@ void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
     return;
   }
 
-  // Accepted: grow what held the sender back, linearly.
-  if (rate_ > 0 && rateLimited_) {
+  // Accepted: grow what held the sender back; fast up to the level of the last cut, then
+  // linearly.
+  acceptedSinceCut_ = true;
+  if (rate_ > 0 && rate_ < comeback_) {
+    rate_ = std::min(comeback_, rate_ * 2);
+    if (window_ < maxInFlight_) ++window_;
+    rateLimited_ = false;
+  } else if (rate_ > 0 && rateLimited_) {
     // At most a second counts: a gap between requests (idle input, a slow answer) is not time
     // spent held back.
     const double seconds =

@@ -29,6 +29,11 @@ enum class SendOutcome {
 // the window by one per window of successes. The send rate over time is a sawtooth just under
 // the quota.
 //
+// Cuts that follow each other without a request accepted in between (an outage, or the first
+// overshoot) keep cutting the rate but not the level it comes back to: once requests are
+// accepted again the rate doubles per accepted request up to that level (TCP's slow start up
+// to its threshold), then grows linearly again.
+//
 // Pure and not thread-safe: the caller serialises; time comes from the injected clock.
 class SendRate {
  public:
@@ -36,6 +41,10 @@ class SendRate {
   // stream with a hard quota (not a shared queue that must drain), so a gentle cut is enough
   // to stop the throttling, and the sawtooth between 85 % and 100 % averages above 90 %.
   static constexpr double kDecrease = 0.85;
+  // A request of which the stream accepted less than half (a gross overshoot: the first burst
+  // of a relay with a backlog, a stream whose quota was lowered or is shared) halves the rate
+  // instead, as TCP does, so the rate finds the quota in a few round trips, not dozens.
+  static constexpr double kDeepDecrease = 0.5;
   // Added per second while the rate is what holds the sender back, as a share of the rate at
   // the last cut (so it scales with the stream's quota: 1 MiB/s or 500 MiB/s alike). 2 %/s
   // climbs from a cut back to the quota in 7.5 s: about one throttled request per 7.5 s, a
@@ -54,6 +63,11 @@ class SendRate {
   // 100 ms round trip they carry a default 5 MiB/s quota with batches of 64 KiB and more.
   static constexpr unsigned kMaxInFlight = 8;
   static constexpr uint64_t kMaxRequestBytes = 4 * 1024 * 1024;
+  // The first cut starts from what was sent in the last second, but not below the smallest
+  // default quota of a Firehose stream: a relay that sent little when the first throttle came
+  // (an outage, another sender using up the stream) must not remember a tiny rate as the level
+  // to come back to.
+  static constexpr double kFirstCutFloor = 1024 * 1024;
 
   explicit SendRate(const Clock& clock, unsigned maxInFlight = kMaxInFlight);
 
@@ -67,7 +81,9 @@ class SendRate {
   uint64_t maxRequestBytes() const;
   // A request of `bytes` starts now. Returns its ticket for finished().
   uint64_t started(uint64_t bytes);
-  void finished(uint64_t ticket, SendOutcome outcome);
+  // `acceptedShare`: the share of the request's records the stream accepted (0 when it
+  // throttled the whole request; 1 by default: a request barely over); only kThrottled uses it.
+  void finished(uint64_t ticket, SendOutcome outcome, double acceptedShare = 1);
 
   // Bytes per second allowed; 0 while unlimited (no throttling seen yet).
   double bytesPerSecond() const { return rate_; }
@@ -83,8 +99,10 @@ class SendRate {
 
   const Clock& clock_;
   const unsigned maxInFlight_;
-  double rate_ = 0;  // 0: unlimited
-  double step_ = 0;  // bytes/s added per second since the last cut
+  double rate_ = 0;      // 0: unlimited
+  double step_ = 0;      // bytes/s added per second since the last cut
+  double comeback_ = 0;  // the rate after the last cut that followed an accepted request
+  bool acceptedSinceCut_ = false;
   double tokens_ = 0;
   int64_t lastRefill_;
   int64_t lastIncrease_;

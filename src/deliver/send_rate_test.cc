@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 #include "util/clock.h"
@@ -63,12 +64,12 @@ TEST(SendRateTest, OtherFailuresLeaveTheRateAlone) {
 TEST(SendRateTest, TheRateIsEnforcedWithDebtOfOneRequest) {
   ManualClock clock;
   SendRate rate(clock);
-  rate.finished(rate.started(1'000'000), SendOutcome::kThrottled);  // rate 850,000 B/s
+  rate.finished(rate.started(2'000'000), SendOutcome::kThrottled);
   const double bps = rate.bytesPerSecond();
-  ASSERT_DOUBLE_EQ(bps, 850'000);
+  ASSERT_DOUBLE_EQ(bps, 1'700'000);
   EXPECT_EQ(rate.microsUntilSend(), 0);
-  rate.finished(rate.started(425'000), SendOutcome::kAccepted);
-  // In debt by 425,000 bytes: half a second to wait.
+  rate.finished(rate.started(850'000), SendOutcome::kAccepted);
+  // In debt by 850,000 bytes: half a second to wait.
   EXPECT_EQ(rate.microsUntilSend(), 500 * kMs);
   clock.advanceMicros(250 * kMs);
   EXPECT_EQ(rate.microsUntilSend(), 250 * kMs);
@@ -77,18 +78,19 @@ TEST(SendRateTest, TheRateIsEnforcedWithDebtOfOneRequest) {
   // An idle minute saves only kBurstSeconds of rate, not a minute's worth.
   clock.advanceMicros(60'000 * kMs);
   EXPECT_EQ(rate.microsUntilSend(), 0);
-  rate.finished(rate.started(static_cast<uint64_t>(bps * SendRate::kBurstSeconds) + 85'000),
-                SendOutcome::kAccepted);
+  rate.finished(rate.started(170'000 + 170'000), SendOutcome::kAccepted);
   // The success grew the rate by at most one second's step (the idle minute does not count).
-  EXPECT_NEAR(static_cast<double>(rate.microsUntilSend()), 85'000 / (bps + 20'000) * 1e6, 1000);
+  const double step = 2'000'000 * SendRate::kIncreasePerSecond;
+  EXPECT_NEAR(static_cast<double>(rate.microsUntilSend()), 170'000 / (bps + step) * 1e6, 1000);
 }
 
 TEST(SendRateTest, GrowsLinearlyOnlyWhileTheRateHoldsTheSenderBack) {
   ManualClock clock;
   SendRate rate(clock);
-  rate.finished(rate.started(1'000'000), SendOutcome::kThrottled);
-  const double cut = rate.bytesPerSecond();  // 850,000
-  const double step = 1'000'000 * SendRate::kIncreasePerSecond;
+  rate.finished(rate.started(2'000'000), SendOutcome::kThrottled);
+  const double cut = rate.bytesPerSecond();  // 1,700,000
+  ASSERT_DOUBLE_EQ(cut, 1'700'000);
+  const double step = 2'000'000 * SendRate::kIncreasePerSecond;
   // Ten seconds of successes without ever waiting for the rate: no growth.
   for (int i = 0; i < 10; ++i) {
     clock.advanceMicros(1000 * kMs);
@@ -131,6 +133,45 @@ TEST(SendRateTest, WindowGrowsByOnePerWindowOfSuccessesWhenItWasFull) {
   EXPECT_TRUE(rate.windowOpen());
 }
 
+TEST(SendRateTest, AfterAnOutageComesBackFastToTheLevelOfTheLastCut) {
+  ManualClock clock;
+  SendRate rate(clock);
+  rate.finished(rate.started(4'000'000), SendOutcome::kThrottled);
+  const double level = rate.bytesPerSecond();
+  ASSERT_DOUBLE_EQ(level, 3'400'000);
+  // An outage: every request throttled whole, none accepted. The rate falls to the floor,
+  // halving each time.
+  for (int i = 0; i < 40; ++i) {
+    clock.advanceMicros(500 * kMs);
+    rate.finished(rate.started(1000), SendOutcome::kThrottled, 0.0);
+    if (i == 0) {
+      EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), level * SendRate::kDeepDecrease);
+    }
+  }
+  EXPECT_EQ(rate.bytesPerSecond(), SendRate::kMinBytesPerSecond);
+  EXPECT_EQ(rate.window(), 1u);
+  // Accepted again: doubling per accepted request, up to the level, in a handful of requests.
+  int requests = 0;
+  while (rate.bytesPerSecond() < level && requests < 100) {
+    clock.advanceMicros(rate.microsUntilSend());
+    rate.finished(rate.started(rate.maxRequestBytes()), SendOutcome::kAccepted);
+    ++requests;
+  }
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), level);
+  EXPECT_LE(requests, 8);
+  EXPECT_GE(rate.window(), 1u + static_cast<unsigned>(requests) - 1);
+  // A new cut after that accepted traffic sets a new level.
+  rate.finished(rate.started(1000), SendOutcome::kThrottled);
+  EXPECT_LT(rate.bytesPerSecond(), level);
+}
+
+TEST(SendRateTest, TheFirstCutRemembersAtLeastTheSmallestQuota) {
+  ManualClock clock;
+  SendRate rate(clock);
+  rate.finished(rate.started(300), SendOutcome::kThrottled);
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), SendRate::kFirstCutFloor * SendRate::kDecrease);
+}
+
 TEST(SendRateTest, NeverCutsBelowTheFloorNorTheWindowBelowOne) {
   ManualClock clock;
   SendRate rate(clock);
@@ -165,6 +206,7 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
     int64_t at;
     uint64_t ticket;
     SendOutcome outcome;
+    double share;
   };
   std::vector<Flight> flights;
   while (clock.monotonicMicros() < end) {
@@ -172,7 +214,7 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
     // Deliver answers that are due.
     std::sort(flights.begin(), flights.end(), [](auto& a, auto& b) { return a.at < b.at; });
     while (!flights.empty() && flights.front().at <= now) {
-      rate.finished(flights.front().ticket, flights.front().outcome);
+      rate.finished(flights.front().ticket, flights.front().outcome, flights.front().share);
       flights.erase(flights.begin());
     }
     if (rate.windowOpen() && rate.microsUntilSend() == 0) {
@@ -192,8 +234,9 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
       if (accepted < n) ++throttled;
       delivered += static_cast<double>(accepted * record);
       if (now >= settle) deliveredLate += static_cast<double>(accepted * record);
-      flights.push_back(
-          {now + rtt, ticket, accepted < n ? SendOutcome::kThrottled : SendOutcome::kAccepted});
+      flights.push_back({now + rtt, ticket,
+                         accepted < n ? SendOutcome::kThrottled : SendOutcome::kAccepted,
+                         static_cast<double>(accepted) / static_cast<double>(n)});
       continue;
     }
     clock.advanceMicros(kMs);
@@ -203,6 +246,9 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
   EXPECT_LE(lateRate, 1.02 * quota);  // the bucket's one second of burst, spread over 100 s
   EXPECT_LE(static_cast<double>(throttled), 0.1 * static_cast<double>(requests))
       << throttled << " of " << requests << " requests throttled";
+  std::printf("modelled quota: %.3f MiB/s delivered of 1, %llu of %llu requests throttled\n",
+              lateRate / kMiB, static_cast<unsigned long long>(throttled),
+              static_cast<unsigned long long>(requests));
   EXPECT_GT(rate.cuts(), 3u);  // a sawtooth, not a single cut
 }
 

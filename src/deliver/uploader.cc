@@ -161,11 +161,11 @@ void Uploader::runLane(Lane& lane) {
   }
 }
 
-void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome) {
+void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome, double acceptedShare) {
   {
     std::lock_guard lock(stream.mutex);
     const uint64_t cutsBefore = stream.rate.cuts();
-    stream.rate.finished(ticket, outcome);
+    stream.rate.finished(ticket, outcome, acceptedShare);
     if (stream.rate.cuts() != cutsBefore) ++stream.counters.rateCuts;
     stream.counters.sendRateBytesPerSecond = static_cast<uint64_t>(stream.rate.bytesPerSecond());
     stream.counters.requestsInFlight = stream.rate.inFlight();
@@ -263,13 +263,17 @@ void Uploader::deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64
   counters_.recordFailures += records.empty() ? 0 : records.size() - accepted;
   if (!records.empty() && accepted == 0) ++counters_.requestFailures;
   spool_.requeue(std::move(retry));
-  if (throttled) {
-    // The send rate slows down instead: no pause, and no growing backoff for the next error.
-    finish(stream, ticket, SendOutcome::kThrottled);
+  if (throttled && accepted > 0) {
+    // The stream took part of the request: its quota is reached, not gone. The send rate
+    // slows down instead of pausing, and the backoff does not grow.
+    finish(stream, ticket, SendOutcome::kThrottled,
+           static_cast<double>(accepted) / static_cast<double>(records.size()));
     logFailure(stream, error, failed, batch.size(), milliseconds(0), 0);
     return;
   }
-  finish(stream, ticket, SendOutcome::kFailed);
+  // Nothing accepted: an error, or a stream that refuses everything (throttled whole, as in an
+  // outage). The rate is cut for the latter too, and the lane backs off either way.
+  finish(stream, ticket, throttled ? SendOutcome::kThrottled : SendOutcome::kFailed, 0.0);
   milliseconds delay;
   int attempt;
   {
