@@ -104,7 +104,7 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
       }
     }
   }
-  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream{} {} ACTIVE",
+  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream{} {} {} ACTIVE",
                region_, first.source, owner_, streams_.size() > 1 ? "s" : "",
                fmt::join(streams_, ", "), streams_.size() > 1 ? "are" : "is");
 }

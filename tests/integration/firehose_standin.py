@@ -225,6 +225,7 @@ class RequestLog:
     status: int = None  # None when no answer was sent
     error: str = None  # the error type answered, if any
     records: int = 0  # records in a PutRecordBatch request
+    bytes: int = 0  # their decoded bytes (once the request was read as valid)
     failed: int = 0  # of them, failed per record
     fault: str = None  # the injected faults that shaped the answer, joined by "+"
     stream: str = None  # DeliveryStreamName of a PutRecordBatch
@@ -421,6 +422,8 @@ class FirehoseStandIn:
         self._delay = 0.0
         self._latency = 0.0
         self._quotas = {}  # stream name -> {"bytes"|"records"|"requests": TokenBucket or None}
+        self._in_flight = 0  # PutRecordBatch requests being handled now
+        self.max_in_flight = 0  # the most handled at once since start
         self._outage = None
         self._outage_cycle = 0
         self._outage_over = threading.Event()
@@ -892,6 +895,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         s = self.standin
         op = self.headers["X-Amz-Target"][len(FIREHOSE_TARGET_PREFIX):]
         log = s._log(service="firehose", op=op)
+        if op != "PutRecordBatch":
+            return self._firehose_op(s, op, log, body)
+        with s._lock:
+            s._in_flight += 1
+            s.max_in_flight = max(s.max_in_flight, s._in_flight)
+        try:
+            return self._firehose_op(s, op, log, body)
+        finally:
+            with s._lock:
+                s._in_flight -= 1
+
+    def _firehose_op(self, s, op, log, body):
         if op == "PutRecordBatch":  # counted up front, so refused requests show their size too
             try:
                 log.records = len(json.loads(body)["Records"])
@@ -1048,7 +1063,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._firehose_error(
                 log, 400, "ValidationException",
                 f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
-        if sum(len(d) for d in decoded) > MAX_REQUEST_BYTES:
+        log.bytes = sum(len(d) for d in decoded)
+        if log.bytes > MAX_REQUEST_BYTES:
             return self._firehose_error(log, 400, "InvalidArgumentException",
                                         "Records size exceeds 4 MB limit")
         with s._lock:
