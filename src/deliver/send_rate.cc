@@ -67,7 +67,7 @@ uint64_t SendRate::started(uint64_t bytes) {
   return epoch_;
 }
 
-void SendRate::finished(uint64_t ticket, SendOutcome outcome, double acceptedShare) {
+void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
   if (inFlight_ > 0) --inFlight_;
   const int64_t now = clock_.monotonicMicros();
   if (outcome == SendOutcome::kFailed) return;
@@ -80,9 +80,10 @@ void SendRate::finished(uint64_t ticket, SendOutcome outcome, double acceptedSha
     double base = rate_ > 0 ? rate_ : std::max(sent, kFirstCutFloor);
     if (rate_ > 0 && sent > 0 && sent < base) base = sent;
     refill(now);
-    const double factor = acceptedShare < 0.5 ? kDeepDecrease : kDecrease;
+    const bool fresh = acceptedSinceCut_ || epoch_ == 0;
+    const double factor = fresh ? kDecrease : kDeepDecrease;
     rate_ = std::max(kMinBytesPerSecond, base * factor);
-    if (acceptedSinceCut_ || comeback_ <= 0) {
+    if (fresh) {
       comeback_ = rate_;
       step_ = base * kIncreasePerSecond;
     }

@@ -41,9 +41,11 @@ class SendRate {
   // stream with a hard quota (not a shared queue that must drain), so a gentle cut is enough
   // to stop the throttling, and the sawtooth between 85 % and 100 % averages above 90 %.
   static constexpr double kDecrease = 0.85;
-  // A request of which the stream accepted less than half (a gross overshoot: the first burst
-  // of a relay with a backlog, a stream whose quota was lowered or is shared) halves the rate
-  // instead, as TCP does, so the rate finds the quota in a few round trips, not dozens.
+  // A cut that follows a cut with no request accepted in between (a gross overshoot: the first
+  // burst of a relay with a backlog, a stream whose quota was lowered or is shared, an outage)
+  // halves the rate instead, as TCP does, so the rate finds the quota in a few round trips, not
+  // dozens. A one-record request refused whole says no more than that the quota was reached,
+  // so how much of a request was refused does not choose the cut.
   static constexpr double kDeepDecrease = 0.5;
   // Added per second while the rate is what holds the sender back, as a share of the rate at
   // the last cut (so it scales with the stream's quota: 1 MiB/s or 500 MiB/s alike). 2 %/s
@@ -81,9 +83,7 @@ class SendRate {
   uint64_t maxRequestBytes() const;
   // A request of `bytes` starts now. Returns its ticket for finished().
   uint64_t started(uint64_t bytes);
-  // `acceptedShare`: the share of the request's records the stream accepted (0 when it
-  // throttled the whole request; 1 by default: a request barely over); only kThrottled uses it.
-  void finished(uint64_t ticket, SendOutcome outcome, double acceptedShare = 1);
+  void finished(uint64_t ticket, SendOutcome outcome);
 
   // Bytes per second allowed; 0 while unlimited (no throttling seen yet).
   double bytesPerSecond() const { return rate_; }

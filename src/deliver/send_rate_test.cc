@@ -46,10 +46,18 @@ TEST(SendRateTest, ThrottleCutsFromWhatWasSentAndTheWindow) {
   rate.finished(tickets[2], SendOutcome::kThrottled);
   EXPECT_EQ(rate.cuts(), 1u);
   EXPECT_EQ(rate.inFlight(), 0u);
-  // A request sent after the cut that is throttled cuts again.
+  // A request sent after the cut that is throttled cuts again, and with nothing accepted since
+  // the last cut, it halves.
+  const double before = rate.bytesPerSecond();
   rate.finished(rate.started(1000), SendOutcome::kThrottled);
   EXPECT_EQ(rate.cuts(), 2u);
-  EXPECT_EQ(rate.window(), 5u);
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), before * SendRate::kDeepDecrease);
+  EXPECT_EQ(rate.window(), 3u);
+  // After an accepted request, the next cut is gentle again.
+  rate.finished(rate.started(1000), SendOutcome::kAccepted);
+  const double level = rate.bytesPerSecond();
+  rate.finished(rate.started(1000), SendOutcome::kThrottled);
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), level * SendRate::kDecrease);
 }
 
 TEST(SendRateTest, OtherFailuresLeaveTheRateAlone) {
@@ -143,7 +151,7 @@ TEST(SendRateTest, AfterAnOutageComesBackFastToTheLevelOfTheLastCut) {
   // halving each time.
   for (int i = 0; i < 40; ++i) {
     clock.advanceMicros(500 * kMs);
-    rate.finished(rate.started(1000), SendOutcome::kThrottled, 0.0);
+    rate.finished(rate.started(1000), SendOutcome::kThrottled);
     if (i == 0) {
       EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), level * SendRate::kDeepDecrease);
     }
@@ -187,13 +195,12 @@ TEST(SendRateTest, NeverCutsBelowTheFloorNorTheWindowBelowOne) {
 // A model of a stream with a quota (a token bucket of one second, as the Firehose stand-in
 // meters it) fed by a sender with an endless backlog: the controller keeps the delivered rate
 // close to the quota and throttled requests rare. This is the sawtooth, in simulated time.
-TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
+void deliverAgainstAQuota(uint64_t record) {
   ManualClock clock;
   SendRate rate(clock);
   const double quota = 1 * kMiB;
   double bucket = quota;
   int64_t lastRefill = 0;
-  const uint64_t record = 64 * 1024;
   const int64_t rtt = 80 * kMs;
   uint64_t requests = 0;
   uint64_t throttled = 0;
@@ -206,7 +213,6 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
     int64_t at;
     uint64_t ticket;
     SendOutcome outcome;
-    double share;
   };
   std::vector<Flight> flights;
   while (clock.monotonicMicros() < end) {
@@ -214,7 +220,7 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
     // Deliver answers that are due.
     std::sort(flights.begin(), flights.end(), [](auto& a, auto& b) { return a.at < b.at; });
     while (!flights.empty() && flights.front().at <= now) {
-      rate.finished(flights.front().ticket, flights.front().outcome, flights.front().share);
+      rate.finished(flights.front().ticket, flights.front().outcome);
       flights.erase(flights.begin());
     }
     if (rate.windowOpen() && rate.microsUntilSend() == 0) {
@@ -234,9 +240,8 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
       if (accepted < n) ++throttled;
       delivered += static_cast<double>(accepted * record);
       if (now >= settle) deliveredLate += static_cast<double>(accepted * record);
-      flights.push_back({now + rtt, ticket,
-                         accepted < n ? SendOutcome::kThrottled : SendOutcome::kAccepted,
-                         static_cast<double>(accepted) / static_cast<double>(n)});
+      flights.push_back(
+          {now + rtt, ticket, accepted < n ? SendOutcome::kThrottled : SendOutcome::kAccepted});
       continue;
     }
     clock.advanceMicros(kMs);
@@ -246,10 +251,21 @@ TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
   EXPECT_LE(lateRate, 1.02 * quota);  // the bucket's one second of burst, spread over 100 s
   EXPECT_LE(static_cast<double>(throttled), 0.1 * static_cast<double>(requests))
       << throttled << " of " << requests << " requests throttled";
-  std::printf("modelled quota: %.3f MiB/s delivered of 1, %llu of %llu requests throttled\n",
-              lateRate / kMiB, static_cast<unsigned long long>(throttled),
-              static_cast<unsigned long long>(requests));
+  std::printf(
+      "modelled quota, %llu-byte records: %.3f MiB/s delivered of 1, %llu of %llu "
+      "requests throttled\n",
+      static_cast<unsigned long long>(record), lateRate / kMiB,
+      static_cast<unsigned long long>(throttled), static_cast<unsigned long long>(requests));
   EXPECT_GT(rate.cuts(), 3u);  // a sawtooth, not a single cut
+}
+
+TEST(SendRateTest, AgainstAQuotaDeliversNearItWithFewThrottledRequests) {
+  deliverAgainstAQuota(64 * 1024);
+}
+
+// Records as the relay makes them from 4 MiB flushes at level 1: one per request at this quota.
+TEST(SendRateTest, AgainstAQuotaWithLargeRecords) {
+  deliverAgainstAQuota(350 * 1024);
 }
 
 }  // namespace

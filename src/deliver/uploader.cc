@@ -161,11 +161,11 @@ void Uploader::runLane(Lane& lane) {
   }
 }
 
-void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome, double acceptedShare) {
+void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome) {
   {
     std::lock_guard lock(stream.mutex);
     const uint64_t cutsBefore = stream.rate.cuts();
-    stream.rate.finished(ticket, outcome, acceptedShare);
+    stream.rate.finished(ticket, outcome);
     if (stream.rate.cuts() != cutsBefore) ++stream.counters.rateCuts;
     stream.counters.sendRateBytesPerSecond = static_cast<uint64_t>(stream.rate.bytesPerSecond());
     stream.counters.requestsInFlight = stream.rate.inFlight();
@@ -266,14 +266,13 @@ void Uploader::deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64
   if (throttled && accepted > 0) {
     // The stream took part of the request: its quota is reached, not gone. The send rate
     // slows down instead of pausing, and the backoff does not grow.
-    finish(stream, ticket, SendOutcome::kThrottled,
-           static_cast<double>(accepted) / static_cast<double>(records.size()));
+    finish(stream, ticket, SendOutcome::kThrottled);
     logFailure(stream, error, failed, batch.size(), milliseconds(0), 0);
     return;
   }
   // Nothing accepted: an error, or a stream that refuses everything (throttled whole, as in an
   // outage). The rate is cut for the latter too, and the lane backs off either way.
-  finish(stream, ticket, throttled ? SendOutcome::kThrottled : SendOutcome::kFailed, 0.0);
+  finish(stream, ticket, throttled ? SendOutcome::kThrottled : SendOutcome::kFailed);
   milliseconds delay;
   int attempt;
   {

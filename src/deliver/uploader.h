@@ -131,7 +131,7 @@ class Uploader {
   // ended first (stop requested, or `until`).
   bool waitForPermission(Stream& stream, std::chrono::steady_clock::time_point until);
   void deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64_t ticket);
-  void finish(Stream& stream, uint64_t ticket, SendOutcome outcome, double acceptedShare = 1);
+  void finish(Stream& stream, uint64_t ticket, SendOutcome outcome);
   void pause(std::chrono::milliseconds delay);
   void logFailure(const Stream& stream, const std::string& error, size_t failed, size_t total,
                   std::chrono::milliseconds delay, int attempt);
