@@ -1,8 +1,8 @@
 """The quota scenario of bench/harness.py (`--quota`; bench/README.md "Past one stream's quota").
 
 The relay delivers to the Firehose stand-in (tests/integration/firehose_standin.py), whose
-streams each have a quota (token buckets; by default 1 MiB/s, 1,000 records/s and 1,000
-requests/s, a stream's default quota outside the largest regions) and answer over a WAN round
+streams each have a quota (token buckets; by default 1 MiB/s, a stream's default outside the
+largest regions, and 1,000 records/s and 1,000 requests/s) and answer over a WAN round
 trip (`--quota-latency-ms`, 50 ms). Our load generator offers 3x ONE stream's quota in
 compressed record bytes, evenly paced, for `--quota-seconds` (60), then stops; the relay then
 works off its backlog. The run ends when the spool is empty (or nothing was delivered for
