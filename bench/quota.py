@@ -21,7 +21,9 @@ Writes quota.txt, quota.dat and quota.png (the send rate over time, per second, 
 the results directory.
 """
 
+import datetime
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -80,6 +82,7 @@ class Run:
         self.max_in_flight = 0
         self.per_stream = {}  # name -> (records, bytes)
         self.series = []  # (second, sent B/s, accepted B/s, throttled requests)
+        self.rates = {}  # stream -> [(second, allowed send rate B/s)] from the relay's log
 
 
 def run_one(args, n_streams, relay_bin, loadgen_bin, tally_class):
@@ -105,7 +108,8 @@ def run_one(args, n_streams, relay_bin, loadgen_bin, tally_class):
         cmd = [str(relay_bin), "listen", "--address", "127.0.0.1", "--spool-dir", str(spool),
                "--tcp-port", str(port), "--udp-port", "0", "--compression-level", "1",
                "--flush-interval", str(args.flush_interval), "--region", standin.region,
-               "--endpoint-url", standin.url, "--sts-endpoint-url", standin.url]
+               "--endpoint-url", standin.url, "--sts-endpoint-url", standin.url,
+               "--debug"]  # the uploader's send rate lines (quiet otherwise)
         for name in names:
             cmd += ["--stream", name]
         env = dict(os.environ)
@@ -189,6 +193,7 @@ def run_one(args, n_streams, relay_bin, loadgen_bin, tally_class):
             if 0 <= i < horizon:
                 accepted[i] += len(r.data)
         run.series = list(zip(range(horizon), sent, accepted, throttled))
+        run.rates = send_rates(stderr_path, names, started)
     except Exception as e:  # report, do not hide the other run
         run.error = f"{type(e).__name__}: {e}"
     finally:
@@ -200,6 +205,23 @@ def run_one(args, n_streams, relay_bin, loadgen_bin, tally_class):
         if not args.keep:
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return run
+
+
+RATE_LINE = re.compile(r"^(\S+)Z \[debug\] uploader: send rate of stream (\S+) now (\d+) "
+                       r"bytes/s")
+
+
+def send_rates(stderr_path, names, started):
+    """The relay's allowed send rate per stream over time, from its --debug lines."""
+    rates = {name: [] for name in names}
+    for line in Path(stderr_path).read_text(errors="replace").splitlines():
+        m = RATE_LINE.match(line)
+        if not m or m.group(2) not in rates:
+            continue
+        when = datetime.datetime.fromisoformat(m.group(1)).replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        rates[m.group(2)].append((when - started, int(m.group(3))))
+    return rates
 
 
 def verdict(ok):
@@ -267,10 +289,21 @@ def write_plot(out, runs, quota, title):
             for sec, sent, acc, thr in r.series:
                 f.write(f"{sec} {sent / MIB:.4f} {acc / MIB:.4f} {thr}\n")
             f.write("\n\n")
+    rates = out / "quota-rate.dat"
+    with open(rates, "w") as f:
+        for r in runs:
+            for name in sorted(r.rates) or ["none"]:
+                f.write(f"# {r.streams} streams, {name}: second allowed_send_rate_MiB_per_s\n")
+                for sec, rate in r.rates.get(name, []):
+                    f.write(f"{sec:.3f} {rate / MIB:.4f}\n")
+                if not r.rates.get(name):
+                    f.write("0 NaN\n")
+                f.write("\n\n")
     png = out / "quota.png"
     labels = " ".join(str(r.streams) for r in runs)
     cmd = ["gnuplot", "-e",
-           f"datafile='{data}'; outfile='{png}'; runs='{labels}'; quota={quota / MIB}; "
+           f"datafile='{data}'; ratefile='{rates}'; outfile='{png}'; runs='{labels}'; "
+           f"quota={quota / MIB}; "
            f"title='{title}'", str(REPO / "bench" / "quota.gp")]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if p.returncode != 0:

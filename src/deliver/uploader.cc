@@ -18,6 +18,7 @@ constexpr auto kIdleWait = std::chrono::seconds(1);
 // While stopping, waits are this short: one wake() releases only one waiting lane.
 constexpr auto kStoppingWait = milliseconds(50);
 constexpr auto kFailureLogInterval = std::chrono::seconds(10);
+constexpr auto kRateLogInterval = milliseconds(100);
 
 uint64_t pickSeed(uint64_t seed) {
   if (seed != 0) return seed;
@@ -167,7 +168,18 @@ void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome) {
     const uint64_t cutsBefore = stream.rate.cuts();
     stream.rate.finished(ticket, outcome);
     if (stream.rate.cuts() != cutsBefore) ++stream.counters.rateCuts;
-    stream.counters.sendRateBytesPerSecond = static_cast<uint64_t>(stream.rate.bytesPerSecond());
+    const auto rate = static_cast<uint64_t>(stream.rate.bytesPerSecond());
+    const bool cut = stream.rate.cuts() != cutsBefore;
+    const auto now = Clock::now();
+    // The send rate over time (the sawtooth), for --debug and the benchmark's plot: every cut,
+    // and other changes at most every 100 ms.
+    if (rate != stream.counters.sendRateBytesPerSecond &&
+        (cut || now - stream.lastRateLog >= kRateLogInterval)) {
+      spdlog::debug("uploader: send rate of stream {} now {} bytes/s, {} requests in flight{}",
+                    stream.config.name, rate, stream.rate.window(), cut ? " (cut)" : "");
+      stream.lastRateLog = now;
+    }
+    stream.counters.sendRateBytesPerSecond = rate;
     stream.counters.requestsInFlight = stream.rate.inFlight();
     stream.counters.inFlightLimit = stream.rate.window();
   }

@@ -114,9 +114,10 @@ class Uploader {
     UploadStream config;
     std::mutex takeTurn;  // one lane at a time waits for and takes records
     std::mutex mutex;
-    std::condition_variable changed;  // a request finished, or stopping
-    SendRate rate;                    // guarded by mutex
-    Backoff backoff;                  // guarded by mutex
+    std::condition_variable changed;                      // a request finished, or stopping
+    SendRate rate;                                        // guarded by mutex
+    Backoff backoff;                                      // guarded by mutex
+    std::chrono::steady_clock::time_point lastRateLog{};  // guarded by mutex
     StreamCounters counters;
   };
   struct Lane {
