@@ -67,10 +67,10 @@ struct UploadStream {
   bool adaptive = false;
 };
 
-// Delivery (DESIGN §1 "Spool and delivery"): takes batches off the spool as soon as records
-// are spooled (after a short coalescing delay), hands them to a stream, deletes what it
-// accepted and puts the rest back at the front of the queue. It never drops a spooled record:
-// a file that cannot be read is moved to the spool's corrupt/ folder, logged and counted.
+// Delivery from the spool (docs/operations.md, "Firehose delivery"): takes batches off the spool as
+// soon as records are spooled (after a short coalescing delay), hands them to a stream, deletes
+// what it accepted and puts the rest back at the front of the queue. It never drops a spooled
+// record: a file that cannot be read is moved to the spool's corrupt/ folder, logged and counted.
 //
 // Each stream has one thread per lane (request in flight), each with its own target and so its
 // own connection. The lanes of a stream take turns at the spool queue, and a lane takes a batch
@@ -144,7 +144,7 @@ class Uploader {
   std::vector<std::unique_ptr<Lane>> lanes_;
   UploaderCounters counters_;
 
-  // Failure logging, at most one line per 10 s (DESIGN §1 "Logging").
+  // Failure logging, at most one line per 10 s.
   std::mutex logMutex_;
   std::chrono::steady_clock::time_point lastFailureLog_{};  // guarded by logMutex_
   uint64_t suppressedFailureLogs_ = 0;                      // guarded by logMutex_
