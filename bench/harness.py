@@ -1028,7 +1028,37 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep each scenario's work directory")
     ap.add_argument("--update-readme", action="store_true",
                     help="replace the results block of bench/README.md with this run's")
+    ap.add_argument("--quota", action="store_true",
+                    help="run the quota scenario instead (bench/quota.py): the Firehose "
+                    "stand-in with a quota per stream, offered 3x one stream's quota")
+    ap.add_argument("--quota-seconds", type=float, default=60.0,
+                    help="how long the quota scenario offers its load (60 s)")
+    ap.add_argument("--quota-streams", type=int, default=3,
+                    help="streams of the quota scenario's second run (3)")
+    ap.add_argument("--quota-bytes", type=parse_size, default=MIB,
+                    help="each stream's quota in bytes/s (1M)")
+    ap.add_argument("--quota-latency-ms", type=float, default=50.0,
+                    help="the stand-in's round trip in the quota scenario (50 ms)")
     args = ap.parse_args()
+
+    if args.quota:
+        import quota  # noqa: E402 (bench/quota.py, beside this file)
+
+        harness = Harness(args)
+        for tool in (harness.relay_bin, harness.loadgen_bin):
+            if not tool.exists():
+                log(f"not built: {tool} (scripts/build.sh kinesyslog kinesyslog_loadgen)")
+                return 2
+        out = Path(args.out or REPO / "bench" / "results")
+        out.mkdir(parents=True, exist_ok=True)
+        m = machine_description()
+        machine_line = (f"{m['cpus']} CPUs ({m['model']}), {m['memory']} RAM, Linux "
+                        f"{m['kernel']}, Debian {m['debian']}; load average before the run "
+                        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+        if args.settle == 10.0:
+            args.settle = 30.0  # a throttled stream delivers slowly, not never
+        return quota.main(args, harness.relay_bin, harness.loadgen_bin, Tally, machine_line,
+                          out)
 
     known = scenarios(args)
     if args.list:

@@ -1,5 +1,7 @@
 #include "app/firehose_destination.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "aws/credential_chain.h"
@@ -71,12 +73,58 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
     }
   }
 
-  firehose_ = std::make_unique<aws::FirehoseClient>(
-      firehoseHttp_, firehoseEndpoint, region_, [this] { return credentials_->get(); }, clock);
-  aws::requireActiveStream(*firehose_, o.stream);
-  target_ = std::make_unique<deliver::FirehoseTarget>(*firehose_, o.stream);
-  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream {} is ACTIVE",
-               region_, first.source, owner_, o.stream);
+  firehoseEndpoint_ = firehoseEndpoint;
+  streams_ = o.streams;
+  lanesPerStream_ = deliver::SendRate::kMaxInFlight;
+  auto credentials = [this] { return credentials_->get(); };
+  // The start-up check runs on this thread with the first lane's client, before any lane runs.
+  std::string streamsAccount;
+  std::string firstStream;
+  for (const std::string& stream : streams_) {
+    for (size_t lane = 0; lane < lanesPerStream_; ++lane) {
+      laneHttp_.push_back(std::make_unique<aws::CurlHttpClient>());
+      laneClients_.push_back(std::make_unique<aws::FirehoseClient>(
+          *laneHttp_.back(), firehoseEndpoint, region_, credentials, clock));
+      targets_.push_back(std::make_unique<deliver::FirehoseTarget>(*laneClients_.back(), stream));
+    }
+    const std::string account =
+        aws::requireActiveStream(*laneClients_[laneClients_.size() - lanesPerStream_], stream);
+    // DescribeDeliveryStream only finds streams of the credentials' own account, so this holds
+    // for AWS itself; it guards against an endpoint (a proxy, --endpoint-url) that answers for
+    // several accounts, which would spread one relay's records over accounts.
+    if (!account.empty()) {
+      if (streamsAccount.empty()) {
+        streamsAccount = account;
+        firstStream = stream;
+      } else if (account != streamsAccount) {
+        throw StartupError(kExitConfig,
+                           fmt::format("Firehose streams '{}' (account {}) and '{}' (account {}) "
+                                       "are in different accounts; give streams of one account",
+                                       firstStream, streamsAccount, stream, account));
+      }
+    }
+  }
+  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream{} {} {} ACTIVE",
+               region_, first.source, owner_, streams_.size() > 1 ? "s" : "",
+               fmt::join(streams_, ", "), streams_.size() > 1 ? "are" : "is");
+}
+
+std::vector<deliver::UploadStream> FirehoseDestination::uploadStreams() const {
+  std::vector<deliver::UploadStream> out;
+  for (size_t s = 0; s < streams_.size(); ++s) {
+    deliver::UploadStream stream{streams_[s], {}, true};
+    for (size_t lane = 0; lane < lanesPerStream_; ++lane) {
+      stream.lanes.push_back(targets_[s * lanesPerStream_ + lane].get());
+    }
+    out.push_back(std::move(stream));
+  }
+  return out;
+}
+
+std::string FirehoseDestination::describe() const {
+  if (streams_.size() == 1) return targets_.front()->describe();
+  return fmt::format("Firehose streams {} in {} ({})", fmt::join(streams_, ", "), region_,
+                     firehoseEndpoint_);
 }
 
 FirehoseDestination::~FirehoseDestination() = default;

@@ -91,9 +91,15 @@ std::vector<uint16_t> enabledPorts(const std::vector<uint16_t>& ports) {
 }
 
 void requireDestination(const ListenOptions& o) {
-  if (o.outputDir.empty() && o.stream.empty()) {
+  if (o.outputDir.empty() && o.streams.empty()) {
     throw StartupError(kExitConfig,
                        "no destination: give --stream NAME (Firehose) or --output-dir DIR");
+  }
+  for (size_t i = 0; i < o.streams.size(); ++i) {
+    if (std::find(o.streams.begin(), o.streams.begin() + i, o.streams[i]) !=
+        o.streams.begin() + i) {
+      throw StartupError(kExitConfig, "--stream " + o.streams[i] + " is given twice");
+    }
   }
 }
 
@@ -263,20 +269,30 @@ int runListen(const ListenOptions& o) {
   // Destination and spool before any listener opens: nothing is accepted that cannot be kept.
   std::unique_ptr<deliver::OutputDirectoryTarget> outputDirectory;
   std::unique_ptr<FirehoseDestination> firehose;
-  deliver::DeliveryTarget* target = nullptr;
+  std::vector<deliver::UploadStream> uploadStreams;
+  std::string destination;
   std::string owner;
   if (!o.outputDir.empty()) {
     if (!o.region.empty() || !o.profile.empty() || !o.endpointUrl.empty() ||
         !o.stsEndpointUrl.empty()) {
       spdlog::warn("--output-dir is set: AWS options (--region, --profile, endpoints) are ignored");
     }
+    // The output directory is one local destination: streams beyond the first only name
+    // nothing, and one request at a time keeps the objects in spool order.
+    if (o.streams.size() > 1) {
+      spdlog::warn("--output-dir is set: only the first --stream ({}) is used, to name objects",
+                   o.streams.front());
+    }
     outputDirectory = std::make_unique<deliver::OutputDirectoryTarget>(
-        o.outputDir, o.stream.empty() ? "kinesyslog" : o.stream, SystemClock::instance());
-    target = outputDirectory.get();
+        o.outputDir, o.streams.empty() ? "kinesyslog" : o.streams.front(), SystemClock::instance());
+    uploadStreams.push_back(
+        {o.streams.empty() ? "kinesyslog" : o.streams.front(), {outputDirectory.get()}, false});
+    destination = outputDirectory->describe();
     owner = o.owner.empty() ? kOutputDirOwner : o.owner;
   } else {
     firehose = std::make_unique<FirehoseDestination>(o, SystemClock::instance());
-    target = &firehose->target();
+    uploadStreams = firehose->uploadStreams();
+    destination = firehose->describe();
     owner = firehose->owner();
   }
   spool::SpoolDirectory spool(o.spoolDir, o.spoolMaxBytes);
@@ -301,12 +317,12 @@ int runListen(const ListenOptions& o) {
   for (uint16_t port : tcpPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
   for (uint16_t port : tlsPorts) net::ensurePortFree(o.address, port, net::Transport::kTcp);
 
-  deliver::Uploader uploader(spool, *target, deliver::UploaderOptions{});
+  deliver::Uploader uploader(spool, std::move(uploadStreams), deliver::UploaderOptions{});
   // The metrics port is bound before any listener opens, so a port in use ends the start.
   std::unique_ptr<RelayEndpoint> endpoint;
   if (o.prometheusPort != 0) {
     endpoint = std::make_unique<RelayEndpoint>(o, spool, uploader,
-                                               firehose ? &firehose->firehoseTarget() : nullptr);
+                                               firehose ? &firehose->targets() : nullptr);
     endpoint->start();
   }
   uploader.start();
@@ -396,7 +412,7 @@ int runListen(const ListenOptions& o) {
         fmt::format("; metrics http://{}:{}/metrics", o.prometheusAddress, endpoint->port());
   }
   spdlog::info("ready: {} ({}); {} workers; spool {}; delivering to {}", listening,
-               o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, target->describe());
+               o.gelf ? "GELF" : "syslog", o.workers, o.spoolDir, destination);
 
   int signal = 0;
   for (bool running = true; running;) {

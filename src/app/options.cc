@@ -122,7 +122,9 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
         help));
   };
 
-  option(listen->add_option("--stream", o.stream, "Firehose delivery stream name"));
+  option(listen->add_option("--stream", o.streams,
+                            "Firehose delivery stream name (repeatable: records are spread over "
+                            "the streams by what each accepts)"));
   option(listen->add_option("--address", o.address, "Address to listen on")->capture_default_str());
   // Ports are read as text so that a bad one is named with its range, not as CLI11's joined
   // conversion failure.

@@ -11,7 +11,9 @@ namespace kinesyslog::app {
 // Everything `kinesyslog listen` was told, validated. Field names follow the command line
 // (DESIGN §2); every option may also come from KINESYSLOG_<OPTION>.
 struct ListenOptions {
-  std::string stream;
+  // Firehose streams (--stream, repeatable): records are spread over them. With --output-dir
+  // only the first is used, to name the objects.
+  std::vector<std::string> streams;
   std::string address = "0.0.0.0";
   std::vector<uint16_t> udpPorts;
   std::vector<uint16_t> tcpPorts;

@@ -224,6 +224,19 @@ TEST(CommandLine, LogFormatTextOrJsonAlsoFromTheEnvironment) {
   EXPECT_EQ(c.listen.logFormat, "json");
 }
 
+TEST(CommandLine, StreamIsRepeatableOnTheCommandLineAndInTheEnvironment) {
+  auto c = parse({"listen", "--stream", "logs-a", "--stream", "logs-b", "--tcp-port", "1"});
+  ASSERT_FALSE(c.finished);
+  EXPECT_EQ(c.listen.streams, (std::vector<std::string>{"logs-a", "logs-b"}));
+  ::setenv("KINESYSLOG_STREAM", "logs-1 logs-2  logs-3", 1);
+  auto e = parse({"listen", "--tcp-port", "1"});
+  auto wins = parse({"listen", "--stream", "mine", "--tcp-port", "1"});
+  ::unsetenv("KINESYSLOG_STREAM");
+  ASSERT_FALSE(e.finished);
+  EXPECT_EQ(e.listen.streams, (std::vector<std::string>{"logs-1", "logs-2", "logs-3"}));
+  EXPECT_EQ(wins.listen.streams, (std::vector<std::string>{"mine"}));
+}
+
 TEST(CommandLine, MalformedEnvironmentValueIsAUsageError) {
   ::setenv("KINESYSLOG_FLUSH_INTERVAL", "soon", 1);
   auto c = parse({"listen", "--udp-port", "7"});

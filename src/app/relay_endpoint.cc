@@ -22,7 +22,7 @@ int64_t microsSinceEpoch(std::chrono::steady_clock::time_point t) {
 
 RelayEndpoint::RelayEndpoint(const ListenOptions& options, const spool::SpoolDirectory& spool,
                              const deliver::Uploader& uploader,
-                             const deliver::FirehoseTarget* firehose)
+                             const std::vector<std::unique_ptr<deliver::FirehoseTarget>>* firehose)
     : spool_(spool),
       uploader_(uploader),
       firehose_(firehose),
@@ -68,10 +68,12 @@ metrics::RelaySnapshot RelayEndpoint::snapshot() const {
 
   if (firehose_ != nullptr) {
     metrics::FirehoseSnapshot f;
-    f.recordErrors = firehose_->recordErrorCounts();
-    f.requestErrors = firehose_->requestErrorCounts();
-    f.mismatchedResponses = firehose_->mismatchedResponses();
-    f.throttledRequests = firehose_->throttledRequests();
+    for (const auto& target : *firehose_) {
+      for (const auto& [code, n] : target->recordErrorCounts()) f.recordErrors[code] += n;
+      for (const auto& [code, n] : target->requestErrorCounts()) f.requestErrors[code] += n;
+      f.mismatchedResponses += target->mismatchedResponses();
+      f.throttledRequests += target->throttledRequests();
+    }
     s.firehose = std::move(f);
   }
   s.http = server_->snapshot();

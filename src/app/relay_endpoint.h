@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "app/options.h"
 #include "metrics/http_server.h"
@@ -22,8 +23,11 @@ namespace kinesyslog::app {
 class RelayEndpoint {
  public:
   // Binds the port (StartupError when it cannot); serves nothing until start().
+  // `firehose`: every upload lane's target of every stream (their counts are summed); null with
+  // --output-dir.
   RelayEndpoint(const ListenOptions& options, const spool::SpoolDirectory& spool,
-                const deliver::Uploader& uploader, const deliver::FirehoseTarget* firehose);
+                const deliver::Uploader& uploader,
+                const std::vector<std::unique_ptr<deliver::FirehoseTarget>>* firehose);
   void start() { server_->start(); }
   void stop() { server_->stop(); }
   // Listeners open (true after the workers start, false once shutdown begins).
@@ -37,7 +41,7 @@ class RelayEndpoint {
 
   const spool::SpoolDirectory& spool_;
   const deliver::Uploader& uploader_;
-  const deliver::FirehoseTarget* firehose_;
+  const std::vector<std::unique_ptr<deliver::FirehoseTarget>>* firehose_;
   const double unhealthyAgeSeconds_;
   std::atomic<uint64_t> listenersOpen_{0};
   std::unique_ptr<metrics::HttpServer> server_;

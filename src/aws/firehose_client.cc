@@ -321,6 +321,10 @@ DescribeResult FirehoseClient::describeDeliveryStream(const std::string& streamN
     return result;
   }
   result.status = oneLine(status);
+  std::string_view arn;
+  if (!document["DeliveryStreamDescription"]["DeliveryStreamARN"].get(arn)) {
+    result.arn = oneLine(arn);
+  }
   return result;
 }
 
@@ -386,7 +390,21 @@ PutBatchResult FirehoseClient::putRecordBatch(const std::string& streamName,
   return result;
 }
 
-void requireActiveStream(FirehoseClient& client, const std::string& streamName) {
+std::string accountOfArn(std::string_view arn) {
+  // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
+  size_t start = 0;
+  for (int field = 0; field < 4; ++field) {
+    start = arn.find(':', start);
+    if (start == std::string_view::npos) return {};
+    ++start;
+  }
+  if (!arn.starts_with("arn:")) return {};
+  const size_t end = arn.find(':', start);
+  if (end == std::string_view::npos) return {};
+  return std::string(arn.substr(start, end - start));
+}
+
+std::string requireActiveStream(FirehoseClient& client, const std::string& streamName) {
   DescribeResult result = client.describeDeliveryStream(streamName);
   auto fail = [](std::string line) { throw StartupError(kExitConfig, std::move(line)); };
   if (result.error) {
@@ -415,6 +433,7 @@ void requireActiveStream(FirehoseClient& client, const std::string& streamName) 
     fail(fmt::format("Firehose stream '{}' in {} is {}, not ACTIVE", streamName, client.region(),
                      result.status));
   }
+  return accountOfArn(result.arn);
 }
 
 }  // namespace kinesyslog::aws

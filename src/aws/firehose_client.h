@@ -49,6 +49,7 @@ struct FirehoseError {
 struct DescribeResult {
   std::optional<FirehoseError> error;
   std::string status;  // DeliveryStreamStatus (ACTIVE, CREATING, ...) when there is no error
+  std::string arn;     // DeliveryStreamARN, when the answer has one
   bool ok() const { return !error; }
 };
 
@@ -123,7 +124,12 @@ class FirehoseClient {
 
 // Start-up check of DESIGN §1 "AWS": the stream must be ACTIVE and the credentials must work.
 // Throws StartupError(kExitConfig) with one clear line otherwise (unknown stream, refused or
-// missing credentials, unreachable endpoint, stream not ACTIVE).
-void requireActiveStream(FirehoseClient& client, const std::string& streamName);
+// missing credentials, unreachable endpoint, stream not ACTIVE). Returns the stream's account
+// (from its ARN; empty when the answer has no ARN).
+std::string requireActiveStream(FirehoseClient& client, const std::string& streamName);
+
+// "arn:aws:firehose:us-east-1:123456789012:deliverystream/name" -> "123456789012"; empty when
+// the text is not such an ARN.
+std::string accountOfArn(std::string_view arn);
 
 }  // namespace kinesyslog::aws

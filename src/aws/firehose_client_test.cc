@@ -320,6 +320,24 @@ TEST_F(FirehoseClientTest, RequireActiveStreamExplainsInOneLine) {
   EXPECT_EQ(code, kExitConfig);
 }
 
+TEST_F(FirehoseClientTest, RequireActiveStreamReturnsTheStreamsAccount) {
+  http.answer(200, R"({"DeliveryStreamDescription":{"DeliveryStreamStatus":"ACTIVE",)"
+                   R"("DeliveryStreamARN":"arn:aws:firehose:eu-west-1:210987654321:)"
+                   R"(deliverystream/logs"}})");
+  EXPECT_EQ(requireActiveStream(client, "logs"), "210987654321");
+  http.answer(200, R"({"DeliveryStreamDescription":{"DeliveryStreamStatus":"ACTIVE"}})");
+  EXPECT_EQ(requireActiveStream(client, "logs"), "");
+}
+
+TEST(AccountOfArn, TakesTheFifthField) {
+  EXPECT_EQ(accountOfArn("arn:aws:firehose:us-east-1:123456789012:deliverystream/a"),
+            "123456789012");
+  EXPECT_EQ(accountOfArn("arn:aws-cn:firehose:cn-north-1:1:deliverystream/a:b"), "1");
+  EXPECT_EQ(accountOfArn("arn:aws:firehose:us-east-1"), "");
+  EXPECT_EQ(accountOfArn("not:an:arn:at:all:x"), "");
+  EXPECT_EQ(accountOfArn(""), "");
+}
+
 TEST(FirehoseErrorKind, Names) {
   EXPECT_EQ(toString(FirehoseErrorKind::Throttled), "throttled");
   EXPECT_EQ(toString(FirehoseErrorKind::NotFound), "not_found");

@@ -16,10 +16,16 @@ struct PutResult {
   bool retryable = true;
   // Empty on full success; otherwise one line saying why (some) records were not accepted.
   std::string error;
+  // The destination's quota said no: the whole request was throttled, or `throttledRecords`
+  // records were refused one by one for throughput (Firehose: ServiceUnavailableException).
+  // The uploader slows its send rate on it instead of backing off.
+  bool requestThrottled = false;
+  size_t throttledRecords = 0;
+  bool throttled() const { return requestThrottled || throttledRecords > 0; }
 };
 
 // Where the uploader sends records: Firehose PutRecordBatch, or a local output directory.
-// Called from the uploader thread only.
+// One object is called from one uploader thread at a time (each request in flight has its own).
 class DeliveryTarget {
  public:
   virtual ~DeliveryTarget() = default;

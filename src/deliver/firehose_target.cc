@@ -40,6 +40,10 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
   if (answer.error) {
     const aws::FirehoseError& e = *answer.error;
     result.retryable = e.retryable;
+    // Firehose throttles a whole request with ServiceUnavailableException "Slow down." as a
+    // server fault (HTTP 500), or with a throttling code; an HTTP 503 "Service Unavailable" is
+    // an outage of the endpoint, which says nothing about the stream's quota: backoff only.
+    result.requestThrottled = e.kind == aws::FirehoseErrorKind::Throttled && e.httpStatus != 503;
     result.error =
         fmt::format("PutRecordBatch of {} records failed: {}", records.size(), e.describe());
     std::lock_guard lock(mutex_);
@@ -69,6 +73,8 @@ PutResult FirehoseTarget::put(std::span<const std::string> records) {
       continue;
     }
     ++failed;
+    // Firehose's per-record answer when the stream's throughput quota is exceeded.
+    if (entry.errorCode == "ServiceUnavailableException") ++result.throttledRecords;
     ++failures[entry.errorCode.empty() ? std::string("NoRecordId") : entry.errorCode];
     if (firstFailure == nullptr) firstFailure = &entry;
   }

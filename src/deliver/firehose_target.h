@@ -16,8 +16,9 @@ namespace kinesyslog::deliver {
 // accepted only when Firehose returned a RecordId for it, since that is what allows its spool
 // file to be deleted; every other outcome leaves it to the uploader's retries.
 //
-// `client` must outlive the target. put() runs on the uploader thread; the counters may be
-// read from any thread (the metrics endpoint).
+// `client` must outlive the target. put() runs on one uploader lane's thread (each lane of a
+// stream has its own target and client); the counters may be read from any thread (the
+// metrics endpoint), and a stream's counts are the sum over its lanes' targets.
 class FirehoseTarget final : public DeliveryTarget {
  public:
   FirehoseTarget(aws::FirehoseClient& client, std::string streamName);

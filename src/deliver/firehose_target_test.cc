@@ -65,6 +65,9 @@ TEST_F(FirehoseTargetTest, PerRecordErrorsAreSummarisedAndCounted) {
             "(first: msg ServiceUnavailableException)");
   http.answer(200, answerWith({"!InternalFailure", "id1", "id2", "id3"}));
   target.put(records);
+  EXPECT_EQ(result.throttledRecords, 2u);  // ServiceUnavailableException: the stream's quota
+  EXPECT_TRUE(result.throttled());
+  EXPECT_FALSE(result.requestThrottled);
   auto counts = target.recordErrorCounts();
   EXPECT_EQ(counts.size(), 2u);
   EXPECT_EQ(counts["ServiceUnavailableException"], 2u);
@@ -124,6 +127,29 @@ TEST_F(FirehoseTargetTest, WholeRequestFailures) {
   EXPECT_EQ(counts["transport"], 1u);
   EXPECT_TRUE(target.recordErrorCounts().empty());
   EXPECT_EQ(target.throttledRequests(), 1u);  // the ThrottlingException
+}
+
+TEST_F(FirehoseTargetTest, WhichWholeRequestFailuresAreThrottling) {
+  struct Case {
+    int status;
+    const char* body;
+    bool throttled;
+  };
+  const Case cases[] = {
+      {500, R"({"__type":"ServiceUnavailableException","message":"Slow down."})", true},
+      {400, R"({"__type":"ThrottlingException","message":"Rate exceeded"})", true},
+      {400, R"({"__type":"LimitExceededException","message":"Rate exceeded for stream"})", true},
+      // An outage of the endpoint, not the stream's quota.
+      {503, R"({"__type":"ServiceUnavailableException","message":"Service Unavailable"})", false},
+      {500, R"({"__type":"InternalFailure","message":"oops"})", false},
+      {400, R"({"__type":"ResourceNotFoundException","message":"gone"})", false},
+  };
+  for (const Case& c : cases) {
+    http.answer(c.status, c.body);
+    PutResult result = target.put(records);
+    EXPECT_EQ(result.requestThrottled, c.throttled) << c.status << " " << c.body;
+    EXPECT_EQ(result.throttledRecords, 0u);
+  }
 }
 
 TEST_F(FirehoseTargetTest, NoRecordsNoRequest) {

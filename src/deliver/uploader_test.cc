@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "metrics/delivery_metrics.h"
 
@@ -34,11 +35,21 @@ class FakeTarget : public DeliveryTarget {
     if (onCall) onCall(call);
     PutResult result;
     result.accepted = decide_ ? decide_(call, records) : std::vector<bool>(records.size(), true);
+    ++inFlight_;
+    maxInFlight_ = std::max(maxInFlight_, inFlight_);
+    if (callDelay.count() > 0) {
+      // Other lanes may call meanwhile: the lock is given up while "on the wire".
+      mutex_.unlock();
+      std::this_thread::sleep_for(callDelay);
+      mutex_.lock();
+    }
+    --inFlight_;
     for (size_t i = 0; i < records.size() && i < result.accepted.size(); ++i) {
       if (result.accepted[i]) {
         ++delivered_[records[i]];
       } else {
         result.error = "rejected by the fake";
+        if (throttles) ++result.throttledRecords;
       }
     }
     batchSizes_.push_back(records.size());
@@ -63,13 +74,22 @@ class FakeTarget : public DeliveryTarget {
     return batchSizes_;
   }
 
+  int maxInFlight() const {
+    std::lock_guard lock(mutex_);
+    return maxInFlight_;
+  }
+
   std::function<void(int call)> onCall;  // runs inside put(), on the uploader's thread
   size_t maxRecords = 0;                 // when set, no call may carry more
+  bool throttles = false;                // rejected records are refused for the quota
+  milliseconds callDelay{0};             // how long a call takes (a round trip)
 
  private:
   mutable std::mutex mutex_;
   Decide decide_;
   int calls_ = 0;
+  int inFlight_ = 0;
+  int maxInFlight_ = 0;
   std::map<std::string, int> delivered_;
   std::vector<steady_clock::time_point> callTimes_;
   std::vector<size_t> batchSizes_;
@@ -380,6 +400,83 @@ TEST_F(UploaderTest, UnreadableFileIsMovedToCorruptNotDropped) {
   EXPECT_EQ(uploader.counters().unreadable, 1u);
   EXPECT_TRUE(fs::exists(dir_ / "corrupt" / all[1].path.filename()));
   EXPECT_EQ(spool_->bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace kinesyslog::deliver
+
+namespace kinesyslog::deliver {
+namespace {
+
+// Several lanes of one target object: the fake is thread-safe, so one object stands for the
+// lanes' separate connections.
+UploadStream streamOf(const std::string& name, FakeTarget& target, int lanes, bool adaptive) {
+  return UploadStream{name, std::vector<DeliveryTarget*>(static_cast<size_t>(lanes), &target),
+                      adaptive};
+}
+
+TEST_F(UploaderTest, LanesKeepSeveralRequestsInFlightAndDeliverEachRecordOnce) {
+  FakeTarget target;
+  target.callDelay = milliseconds(30);
+  target.maxRecords = 10;
+  auto options = fastOptions();
+  options.maxRecords = 10;
+  auto written = spoolRecords(400);
+  std::vector<UploadStream> streams;
+  streams.push_back(streamOf("one", target, 4, true));
+  Uploader uploader(*spool_, std::move(streams), options);
+  uploader.start();
+  EXPECT_TRUE(uploader.drainAndStop(steady_clock::now() + std::chrono::seconds(30)));
+  expectEachOnce(target, written);
+  EXPECT_GT(target.maxInFlight(), 1);
+  EXPECT_LE(target.maxInFlight(), 4);
+  EXPECT_EQ(uploader.streamCounters(0).recordsAccepted, 400u);
+  EXPECT_EQ(uploader.streamCounters(0).requests, static_cast<uint64_t>(target.calls()));
+  EXPECT_EQ(filesInSpool(), 0u);
+}
+
+TEST_F(UploaderTest, AThrottlingStreamGetsLessAndEveryRecordArrivesOnce) {
+  // Stream "slow" refuses two records in three for its quota; "fast" takes everything.
+  FakeTarget fast;
+  FakeTarget slow([](int, const std::vector<std::string>& r) {
+    std::vector<bool> accepted(r.size(), false);
+    for (size_t i = 0; i < r.size(); i += 3) accepted[i] = true;
+    return accepted;
+  });
+  slow.throttles = true;
+  fast.callDelay = slow.callDelay = milliseconds(10);
+  auto options = fastOptions();
+  options.maxRecords = 20;
+  auto written = spoolRecords(600);
+  std::vector<UploadStream> streams;
+  streams.push_back(streamOf("fast", fast, 2, true));
+  streams.push_back(streamOf("slow", slow, 2, true));
+  Uploader uploader(*spool_, std::move(streams), options);
+  uploader.start();
+  EXPECT_TRUE(uploader.drainAndStop(steady_clock::now() + std::chrono::seconds(60)));
+  // Each record delivered exactly once over both streams.
+  const auto a = fast.delivered();
+  const auto b = slow.delivered();
+  EXPECT_EQ(a.size() + b.size(), written.size());
+  for (const auto& record : written) {
+    const int copies = (a.count(record) ? a.at(record) : 0) + (b.count(record) ? b.at(record) : 0);
+    EXPECT_EQ(copies, 1) << record;
+  }
+  const auto& fastCounters = uploader.streamCounters(0);
+  const auto& slowCounters = uploader.streamCounters(1);
+  EXPECT_GT(fastCounters.recordsAccepted, slowCounters.recordsAccepted);
+  EXPECT_EQ(fastCounters.recordsAccepted + slowCounters.recordsAccepted, 600u);
+  EXPECT_GT(slowCounters.throttledRequests, 0u);
+  EXPECT_GT(slowCounters.recordsThrottled, 0u);
+  EXPECT_EQ(slowCounters.recordsFailed, 0u);
+  EXPECT_GT(slowCounters.rateCuts, 0u);
+  EXPECT_GT(slowCounters.sendRateBytesPerSecond, 0u);
+  EXPECT_EQ(fastCounters.throttledRequests, 0u);
+  EXPECT_EQ(fastCounters.sendRateBytesPerSecond, 0u);  // never throttled: not limited
+  // Throttling slows the rate; it is not a failure that grows the backoff.
+  EXPECT_EQ(uploader.counters().consecutiveFailures, 0u);
+  EXPECT_EQ(uploader.streamName(1), "slow");
+  EXPECT_EQ(filesInSpool(), 0u);
 }
 
 }  // namespace

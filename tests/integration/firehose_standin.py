@@ -26,6 +26,18 @@ Faults for the tests: fail the next N requests with a given error, a per-record 
 (request read, no answer), lost responses (records stored, then the connection dropped, so the
 sender resends and a duplicate is expected; such stored records are flagged `lost`), and an
 outage mode. Standard library + Debian's botocore only.
+
+Quotas (set_quota, off by default): token buckets per stream for bytes/s, records/s and
+requests/s, as Firehose meters a stream. What Firehose answers when one is exceeded: the
+PutRecordBatch model (botocore data/firehose/service-2.json) lists ServiceUnavailableException
+as the operation's only throttling error, a server fault ("fault": true, so HTTP 500 in the JSON
+1.1 protocol; Firehose defines no ThrottlingException), documented as "throughput limits for the
+Firehose stream may have been exceeded". Over the byte or record rate, records fail one by one
+with ErrorCode ServiceUnavailableException and ErrorMessage "Slow down." and FailedPutCount set
+(the answers quoted in boto/boto3#2804 and awslabs/amazon-kinesis-agent#29); over the request
+rate the whole request gets ServiceUnavailableException, HTTP 500, "Slow down." (the same agent
+logs "ServiceUnavailableException: 500"). Latency (set_latency, `--latency-ms` when run as a
+program) models a WAN round trip: half before the request is handled, half before the answer.
 """
 
 import base64
@@ -145,6 +157,53 @@ class Stream:
     created: float = field(default_factory=_now)
 
 
+class TokenBucket:
+    """`rate` tokens a second, at most `capacity` held (full at the start). Not thread-safe:
+    the stand-in's lock guards it. `clock` is injectable for the tests."""
+
+    def __init__(self, rate, capacity, clock=time.monotonic):
+        self.rate = float(rate)
+        self.capacity = float(capacity)
+        self.tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+
+    def refill(self):
+        now = self._clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def take(self, n):
+        """Takes n tokens if all are there; False (nothing taken) otherwise."""
+        if self.tokens + 1e-9 < n:
+            return False
+        self.tokens -= n
+        return True
+
+
+@dataclass
+class Quota:
+    """A stream's throughput quota; None leaves that dimension unmetered. `burst_seconds` of
+    each rate may be used at once (the bucket's size; the byte bucket always holds at least one
+    largest record, or such a record could never pass)."""
+    bytes_per_second: float = None
+    records_per_second: float = None
+    requests_per_second: float = None
+    burst_seconds: float = 1.0
+
+    def buckets(self, clock=time.monotonic):
+        def bucket(rate, floor=0):
+            if rate is None:
+                return None
+            return TokenBucket(rate, max(rate * self.burst_seconds, floor), clock)
+        return {"bytes": bucket(self.bytes_per_second, MAX_RECORD_BYTES),
+                "records": bucket(self.records_per_second, 1),
+                "requests": bucket(self.requests_per_second, 1)}
+
+
+SLOW_DOWN = "Slow down."
+
+
 @dataclass
 class StoredRecord:
     stream: str
@@ -166,8 +225,11 @@ class RequestLog:
     status: int = None  # None when no answer was sent
     error: str = None  # the error type answered, if any
     records: int = 0  # records in a PutRecordBatch request
+    bytes: int = 0  # their decoded bytes (once the request was read as valid)
     failed: int = 0  # of them, failed per record
     fault: str = None  # the injected faults that shaped the answer, joined by "+"
+    stream: str = None  # DeliveryStreamName of a PutRecordBatch
+    throttled: bool = False  # refused whole, or records failed, because a quota bucket was empty
     detail: str = None  # for refused signatures: the canonical request the stand-in expected
 
     def add_fault(self, what):
@@ -358,6 +420,10 @@ class FirehoseStandIn:
         self._faults = []  # _Fault, consumed in order
         self._record_failure_rate = 0.0
         self._delay = 0.0
+        self._latency = 0.0
+        self._quotas = {}  # stream name -> {"bytes"|"records"|"requests": TokenBucket or None}
+        self._in_flight = 0  # PutRecordBatch requests being handled now
+        self.max_in_flight = 0  # the most handled at once since start
         self._outage = None
         self._outage_cycle = 0
         self._outage_over = threading.Event()
@@ -377,14 +443,14 @@ class FirehoseStandIn:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self):
+    def start(self, port=0):
         standin = self
 
         class Handler(_Handler):
             pass
 
         Handler.standin = standin
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -511,6 +577,31 @@ class FirehoseStandIn:
         """Every Firehose and STS answer waits this long first."""
         with self._lock:
             self._delay = seconds
+
+    def set_latency(self, seconds):
+        """A network round trip: every Firehose answer comes this much later, half of it before
+        the request is looked at (so quota buckets see it then), half before the answer."""
+        with self._lock:
+            self._latency = seconds
+
+    def set_quota(self, stream, bytes_per_second=None, records_per_second=None,
+                  requests_per_second=None, burst_seconds=1.0, clock=time.monotonic):
+        """Meters `stream` from now on (None everywhere: unmetered again). Buckets start full."""
+        quota = Quota(bytes_per_second, records_per_second, requests_per_second, burst_seconds)
+        with self._lock:
+            if bytes_per_second is None and records_per_second is None \
+                    and requests_per_second is None:
+                self._quotas.pop(stream, None)
+            else:
+                self._quotas[stream] = quota.buckets(clock)
+
+    def throttle_counts(self, stream=None):
+        """(PutRecordBatch requests answered, of them throttled whole or in part, records
+        refused by a quota) for one stream or all."""
+        reqs = [r for r in self.requests(op="PutRecordBatch")
+                if r.status is not None and (stream is None or r.stream == stream)]
+        throttled = [r for r in reqs if r.throttled]
+        return len(reqs), len(throttled), sum(r.failed for r in throttled if r.status == 200)
 
     def set_record_failure_rate(self, rate, seed=None):
         """Each record of a PutRecordBatch fails on its own with this probability."""
@@ -710,7 +801,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    _answer_delay = 0.0
+
     def _send(self, status, body, content_type, headers=()):
+        if self._answer_delay:
+            time.sleep(self._answer_delay)
+            self._answer_delay = 0.0
         if isinstance(body, str):
             body = body.encode()
         self.send_response(status)
@@ -799,12 +895,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         s = self.standin
         op = self.headers["X-Amz-Target"][len(FIREHOSE_TARGET_PREFIX):]
         log = s._log(service="firehose", op=op)
+        if op != "PutRecordBatch":
+            return self._firehose_op(s, op, log, body)
+        with s._lock:
+            s._in_flight += 1
+            s.max_in_flight = max(s.max_in_flight, s._in_flight)
+        try:
+            return self._firehose_op(s, op, log, body)
+        finally:
+            with s._lock:
+                s._in_flight -= 1
+
+    def _firehose_op(self, s, op, log, body):
         if op == "PutRecordBatch":  # counted up front, so refused requests show their size too
             try:
                 log.records = len(json.loads(body)["Records"])
             except (ValueError, KeyError, TypeError):
                 pass
 
+        with s._lock:
+            latency = s._latency
+        if latency:
+            time.sleep(latency / 2)
+            self._answer_delay = latency / 2  # the way back, slept in _send
         outage = s._outage_action()
         if outage is not None:
             log.fault = f"outage-{outage}"
@@ -918,6 +1031,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                             "Member must not be null")
             records = []
         log.records = len(records)
+        log.stream = name if isinstance(name, str) else None
         if len(records) > MAX_RECORDS:
             problems.append(f"Value '{records[:1]}...' at 'records' failed to satisfy "
                             f"constraint: Member must have length less than or equal to "
@@ -949,7 +1063,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._firehose_error(
                 log, 400, "ValidationException",
                 f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(problems))
-        if sum(len(d) for d in decoded) > MAX_REQUEST_BYTES:
+        log.bytes = sum(len(d) for d in decoded)
+        if log.bytes > MAX_REQUEST_BYTES:
             return self._firehose_error(log, 400, "InvalidArgumentException",
                                         "Records size exceeds 4 MB limit")
         with s._lock:
@@ -959,11 +1074,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._firehose_error(
                     log, 400, "ResourceNotFoundException",
                     f"Firehose {name} under account {key.account} {state}.")
+            buckets = s._quotas.get(name)
+            if buckets:
+                for b in buckets.values():
+                    if b is not None:
+                        b.refill()
+                if buckets["requests"] is not None and not buckets["requests"].take(1):
+                    log.throttled = True
+                    log.add_fault("quota-requests")
+                    return self._firehose_error(log, 500, "ServiceUnavailableException",
+                                                SLOW_DOWN)
             answers, stored = [], []
             for raw in decoded:
                 if s._record_failure_rate and s._random.random() < s._record_failure_rate:
                     answers.append({"ErrorCode": "ServiceUnavailableException",
-                                    "ErrorMessage": "Slow down."})
+                                    "ErrorMessage": SLOW_DOWN})
+                    continue
+                if buckets and not self._within_quota(buckets, len(raw)):
+                    log.throttled = True
+                    answers.append({"ErrorCode": "ServiceUnavailableException",
+                                    "ErrorMessage": SLOW_DOWN})
                     continue
                 rid = base64.b64encode(secrets.token_bytes(120)).decode()
                 rec = StoredRecord(stream=name, data=raw, record_id=rid, request=log.n,
@@ -987,6 +1117,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, json.dumps({"FailedPutCount": failed, "Encrypted": False,
                                     "RequestResponses": answers}),
                    "application/x-amz-json-1.1", [("x-amzn-RequestId", str(uuid.uuid4()))])
+
+    @staticmethod
+    def _within_quota(buckets, size):
+        """Takes one record of `size` bytes from the record and byte buckets, or nothing."""
+        records, data = buckets["records"], buckets["bytes"]
+        if records is not None and records.tokens + 1e-9 < 1:
+            return False
+        if data is not None and not data.take(size):
+            return False
+        if records is not None:
+            records.take(1)
+        return True
 
     # -- STS -----------------------------------------------------------------------------------
 
@@ -1207,3 +1349,48 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             "Expiration": key.expiration(),
             "RoleArn": f"arn:aws:iam::{key.account}:role/kinesyslog-task",
         }), "application/json")
+
+
+def main(argv=None):
+    """Runs the stand-in on its own, e.g. to try a relay by hand against a quota over a slow
+    link: prints the endpoint and the environment for the relay, serves until interrupted."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
+    ap.add_argument("--stream", action="append", default=[],
+                    help=f"an ACTIVE stream (repeatable; default {DEFAULT_STREAM})")
+    ap.add_argument("--latency-ms", type=float, default=0,
+                    help="round trip added to every Firehose answer, in milliseconds")
+    ap.add_argument("--quota-bytes", type=float, help="bytes/s per stream (Firehose: 1 or 5 MiB)")
+    ap.add_argument("--quota-records", type=float, help="records/s per stream")
+    ap.add_argument("--quota-requests", type=float, help="requests/s per stream")
+    args = ap.parse_args(argv)
+    standin = FirehoseStandIn()
+    for name in args.stream:
+        standin.add_stream(name)
+    standin.set_latency(args.latency_ms / 1000)
+    for name in args.stream or [DEFAULT_STREAM]:
+        standin.set_quota(name, args.quota_bytes, args.quota_records, args.quota_requests)
+    standin.start(args.port)
+    print(f"Firehose stand-in at {standin.url}; streams {', '.join(args.stream or [DEFAULT_STREAM])}")
+    for k, v in standin.default_key.env().items():
+        print(f"export {k}={v}")
+    print(f"relay options: --region {standin.region} --endpoint-url {standin.url} "
+          f"--sts-endpoint-url {standin.url}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        standin.stop()
+        n, throttled, refused = standin.throttle_counts()
+        print(f"{len(standin.records())} records stored; {n} PutRecordBatch requests, "
+              f"{throttled} throttled, {refused} records refused by the quota")
+
+
+if __name__ == "__main__":
+    main()

@@ -570,3 +570,118 @@ def test_relay_env_never_reads_machine_aws(firehose, tmp_path):
     assert not (tmp_path / "relay-home" / "no-such-aws-config").exists()
     full = R.relay_env(env)
     assert not [k for k in full if k.startswith("AWS_") and k not in env]
+
+
+# -- quota model ------------------------------------------------------------------------------
+
+class ManualClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_quota_bytes_fail_records_one_by_one_as_firehose_does(firehose):
+    clock = ManualClock()
+    firehose.set_quota(STREAM, bytes_per_second=2_000_000, clock=clock)
+    fh = client(firehose, "firehose")
+    # The bucket holds 2,000,000 bytes: three 900,000-byte records, the third does not fit.
+    big = [{"Data": bytes([i]) * 900_000} for i in range(3)]
+    out = fh.put_record_batch(DeliveryStreamName=STREAM, Records=big)
+    assert out["FailedPutCount"] == 1
+    assert [("RecordId" in r) for r in out["RequestResponses"]] == [True, True, False]
+    assert out["RequestResponses"][2]["ErrorCode"] == "ServiceUnavailableException"
+    assert out["RequestResponses"][2]["ErrorMessage"] == "Slow down."
+    assert [r.data[:1] for r in firehose.records()] == [b"\x00", b"\x01"]
+    # Half a second refills 1,000,000 bytes: one more record, not two.
+    clock.now += 0.5
+    out = fh.put_record_batch(DeliveryStreamName=STREAM, Records=big[:2])
+    assert out["FailedPutCount"] == 1
+    assert firehose.throttle_counts(STREAM) == (2, 2, 2)
+    # Other streams are not metered.
+    firehose.add_stream("other")
+    out = fh.put_record_batch(DeliveryStreamName="other", Records=big)
+    assert out["FailedPutCount"] == 0
+    assert firehose.throttle_counts("other") == (1, 0, 0)
+
+
+def test_quota_records_per_second(firehose):
+    clock = ManualClock()
+    firehose.set_quota(STREAM, records_per_second=5, clock=clock)
+    fh = client(firehose, "firehose")
+    small = [{"Data": b"r%d" % i} for i in range(8)]
+    out = fh.put_record_batch(DeliveryStreamName=STREAM, Records=small)
+    assert out["FailedPutCount"] == 3
+    assert [r.data for r in firehose.records()] == [b"r0", b"r1", b"r2", b"r3", b"r4"]
+    clock.now += 1.0  # five more, never more than the bucket's one second
+    clock.now += 10.0
+    out = fh.put_record_batch(DeliveryStreamName=STREAM, Records=small)
+    assert out["FailedPutCount"] == 3
+
+
+def test_quota_requests_refuse_the_whole_request(firehose):
+    clock = ManualClock()
+    firehose.set_quota(STREAM, requests_per_second=2, clock=clock)
+    fh = client(firehose, "firehose")
+    put = dict(DeliveryStreamName=STREAM, Records=[{"Data": b"x"}])
+    fh.put_record_batch(**put)
+    fh.put_record_batch(**put)
+    with pytest.raises(ClientError) as excinfo:
+        fh.put_record_batch(**put)
+    code, status, err = error_of(excinfo)
+    # The modeled PutRecordBatch error for exceeded throughput: a server fault, HTTP 500.
+    assert (code, status, err["Message"]) == ("ServiceUnavailableException", 500, "Slow down.")
+    assert isinstance(excinfo.value, fh.exceptions.ServiceUnavailableException)
+    assert len(firehose.records()) == 2
+    clock.now += 0.5
+    fh.put_record_batch(**put)
+    assert len(firehose.records()) == 3
+    assert firehose.throttle_counts() == (4, 1, 0)
+    # Switched off: unmetered again.
+    firehose.set_quota(STREAM)
+    for _ in range(5):
+        fh.put_record_batch(**put)
+    assert len(firehose.records()) == 8
+
+
+def test_latency_delays_every_firehose_answer(firehose):
+    fh = client(firehose, "firehose")
+    firehose.set_latency(0.3)
+    start = time.monotonic()
+    fh.put_record_batch(DeliveryStreamName=STREAM, Records=[{"Data": b"far"}])
+    assert time.monotonic() - start >= 0.3
+    firehose.set_latency(0)
+    assert len(firehose.records()) == 1
+
+
+def test_standin_as_a_program_takes_latency_and_quota(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    port = R.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(F.__file__)), "--port", str(port), "--stream", "a",
+         "--latency-ms", "50", "--quota-requests", "1"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Firehose stand-in at http://127.0.0.1:"), first
+        env = {}
+        for line in iter(proc.stdout.readline, ""):
+            if line.startswith("relay options"):
+                break
+            name, value = line[len("export "):].strip().split("=", 1)
+            env[name] = value
+        url = first.split()[3].rstrip(";")
+        fh = boto3.session.Session().client(
+            "firehose", region_name=F.DEFAULT_REGION, endpoint_url=url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], config=NO_RETRY)
+        fh.put_record_batch(DeliveryStreamName="a", Records=[{"Data": b"1"}])
+        with pytest.raises(ClientError):
+            fh.put_record_batch(DeliveryStreamName="a", Records=[{"Data": b"2"}])
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    assert "1 records stored; 2 PutRecordBatch requests, 1 throttled" in out
