@@ -68,6 +68,21 @@ metrics::RelaySnapshot RelayEndpoint::snapshot() const {
 
   if (firehose_ != nullptr) {
     metrics::FirehoseSnapshot f;
+    for (size_t i = 0; i < uploader_.streamCount(); ++i) {
+      const deliver::StreamCounters& c = uploader_.streamCounters(i);
+      metrics::StreamSnapshot& st = f.streams.emplace_back();
+      st.name = uploader_.streamName(i);
+      st.requests = c.requests.load();
+      st.throttledRequests = c.throttledRequests.load();
+      st.recordsAccepted = c.recordsAccepted.load();
+      st.recordsThrottled = c.recordsThrottled.load();
+      st.recordsFailed = c.recordsFailed.load();
+      st.bytesAccepted = c.bytesAccepted.load();
+      st.rateCuts = c.rateCuts.load();
+      st.sendRateBytesPerSecond = c.sendRateBytesPerSecond.load();
+      st.requestsInFlight = c.requestsInFlight.load();
+      st.inFlightLimit = c.inFlightLimit.load();
+    }
     for (const auto& target : *firehose_) {
       for (const auto& [code, n] : target->recordErrorCounts()) f.recordErrors[code] += n;
       for (const auto& [code, n] : target->requestErrorCounts()) f.requestErrors[code] += n;

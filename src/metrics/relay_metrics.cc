@@ -249,6 +249,47 @@ void renderUpload(Exposition& out, const UploadSnapshot& u) {
   out.histogram("kinesyslog_record_bytes", {}, d.recordBytes.snapshot());
 }
 
+// Per --stream: how the adaptive send rate and the quota treat each stream (a handful of series
+// per stream; streams are few and named by the operator).
+void renderStreams(Exposition& out, const std::vector<StreamSnapshot>& streams) {
+  struct Series {
+    std::string_view name, type, help;
+    uint64_t StreamSnapshot::*value;
+  };
+  static constexpr Series kSeries[] = {
+      {"kinesyslog_firehose_stream_requests_total", "counter", "PutRecordBatch requests, by stream",
+       &StreamSnapshot::requests},
+      {"kinesyslog_firehose_stream_throttled_requests_total", "counter",
+       "Requests throttled whole or for some records, by stream",
+       &StreamSnapshot::throttledRequests},
+      {"kinesyslog_firehose_stream_bytes_total", "counter", "Record bytes accepted, by stream",
+       &StreamSnapshot::bytesAccepted},
+      {"kinesyslog_firehose_stream_rate_cuts_total", "counter",
+       "Times the stream's send rate was cut for throttling", &StreamSnapshot::rateCuts},
+      {"kinesyslog_firehose_stream_send_rate_bytes", "gauge",
+       "Send rate the stream is allowed now, bytes/s (0: not limited, it has not throttled)",
+       &StreamSnapshot::sendRateBytesPerSecond},
+      {"kinesyslog_firehose_stream_requests_in_flight", "gauge",
+       "Requests to the stream awaiting their answer", &StreamSnapshot::requestsInFlight},
+      {"kinesyslog_firehose_stream_in_flight_limit", "gauge",
+       "Requests the send rate lets be in flight to the stream", &StreamSnapshot::inFlightLimit},
+  };
+  for (const Series& series : kSeries) {
+    out.family(series.name, series.type, series.help);
+    for (const StreamSnapshot& s : streams) {
+      out.sample(series.name, {{"stream", s.name}}, s.*series.value);
+    }
+  }
+  constexpr std::string_view kRecords = "kinesyslog_firehose_stream_records_total";
+  out.family(kRecords, "counter",
+             "Records sent, by stream and outcome (throttled and failed: per attempt)");
+  for (const StreamSnapshot& s : streams) {
+    out.sample(kRecords, {{"stream", s.name}, {"outcome", "accepted"}}, s.recordsAccepted);
+    out.sample(kRecords, {{"stream", s.name}, {"outcome", "throttled"}}, s.recordsThrottled);
+    out.sample(kRecords, {{"stream", s.name}, {"outcome", "failed"}}, s.recordsFailed);
+  }
+}
+
 void renderFirehose(Exposition& out, const FirehoseSnapshot& f) {
   out.family("kinesyslog_firehose_record_errors_total", "counter",
              "Records Firehose refused one by one, by ErrorCode");
@@ -266,6 +307,7 @@ void renderFirehose(Exposition& out, const FirehoseSnapshot& f) {
   out.family("kinesyslog_firehose_mismatched_responses_total", "counter",
              "PutRecordBatch answers whose entries did not match the records sent");
   out.sample("kinesyslog_firehose_mismatched_responses_total", {}, f.mismatchedResponses);
+  renderStreams(out, f.streams);
 }
 
 void renderHttp(Exposition& out, const HttpSnapshot& h) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metrics/process_metrics.h"
 #include "metrics/relay_counters.h"
@@ -30,7 +31,23 @@ struct UploadSnapshot {
   std::optional<double> failingForSeconds;
 };
 
+// One Firehose stream of --stream as the uploader sees it.
+struct StreamSnapshot {
+  std::string name;
+  uint64_t requests = 0;
+  uint64_t throttledRequests = 0;
+  uint64_t recordsAccepted = 0;
+  uint64_t recordsThrottled = 0;  // per attempt
+  uint64_t recordsFailed = 0;     // per attempt, for any reason but the quota
+  uint64_t bytesAccepted = 0;
+  uint64_t rateCuts = 0;
+  uint64_t sendRateBytesPerSecond = 0;  // 0: not limited (the stream has not throttled)
+  uint64_t requestsInFlight = 0;
+  uint64_t inFlightLimit = 0;
+};
+
 struct FirehoseSnapshot {
+  std::vector<StreamSnapshot> streams;            // in --stream order
   std::map<std::string, uint64_t> recordErrors;   // per ErrorCode
   std::map<std::string, uint64_t> requestErrors;  // per AWS error code or failure kind
   uint64_t mismatchedResponses = 0;

@@ -224,6 +224,16 @@ def test_firehose_delivery_metrics(relays, firehose, prometheus_for):
     prom.wait_value("kinesyslog_upload_retries_total", 2)
     prom.wait_value("kinesyslog_upload_duration_seconds_count", len(puts))
     prom.wait_value("kinesyslog_spool_count", 0)
+    # The one stream's own series: the same requests, throttles and records, named by stream.
+    stream = f'stream="{F.DEFAULT_STREAM}"'
+    prom.wait_value(f"kinesyslog_firehose_stream_requests_total{{{stream}}}", len(puts))
+    prom.wait_value(f"kinesyslog_firehose_stream_throttled_requests_total{{{stream}}}", 2)
+    prom.wait_value(f'kinesyslog_firehose_stream_records_total{{{stream},outcome="accepted"}}',
+                    len(stored))
+    prom.wait_value(f"kinesyslog_firehose_stream_bytes_total{{{stream}}}",
+                    sum(len(r.data) for r in stored))
+    prom.wait_value(f"kinesyslog_firehose_stream_requests_in_flight{{{stream}}}", 0)
+    assert prom.value(f"kinesyslog_firehose_stream_send_rate_bytes{{{stream}}}") is not None
     check = subprocess.run([PROMTOOL, "check", "metrics"], input=http_get(mport, "/metrics")[1],
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 0 and check.stdout == "" and check.stderr == "", (
@@ -357,5 +367,6 @@ def test_dashboard_uses_only_exported_metrics(relays):
     missing = sorted(n for n in used - firehose_only if n not in exported)
     assert not missing, f"the dashboard uses metrics the relay does not export: {missing}"
     for name in firehose_only:
-        assert re.fullmatch(r"kinesyslog_firehose_(record_errors|request_errors|throttled_requests|"
-                            r"mismatched_responses)_total", name), name
+        assert re.fullmatch(r"kinesyslog_firehose_((record_errors|request_errors|throttled_requests|"
+                            r"mismatched_responses|stream_bytes)_total|stream_send_rate_bytes)",
+                            name), name
