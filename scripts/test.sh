@@ -11,6 +11,9 @@ step() { printf '\n=== %s\n' "$*"; }
 step "release build (-Werror)"
 scripts/build.sh
 
+step "listen --help and the README's option table name the same options"
+/usr/bin/python3 scripts/check-help-matches-readme.py
+
 step "unit tests"
 ctest --test-dir build/release -j2 --timeout 300
 
