@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Whole-process benchmark of the kinesyslog relay (DESIGN.md section 5; bench/README.md).
+"""Whole-process benchmark of the kinesyslog relay (docs/design.md, "Performance targets";
+bench/README.md).
 
 For each scenario: start the built relay (delivering to an output directory, or with
 `--target firehose` to the Firehose stand-in of the integration tests), send N messages with our
@@ -16,7 +17,7 @@ message is delivered, stop the relay, decode every delivered record, and measure
   same level (build/release/kinesyslog_yardstick, run on the delivered objects after the relay
   exits) over the relay's CPU time.
 
-Prints one table and the DESIGN section 5 targets with PASS/MISS, writes results.csv and
+Prints one table and the performance targets (docs/design.md) with PASS/MISS, writes results.csv and
 plot.png (gnuplot, bench/plot.gp) into --out. Exits 1 when a TCP (or TLS) scenario, or a UDP
 scenario whose sender is evenly paced, misses a message; 2 when the harness itself could not
 run a scenario (a tool missing, the relay not starting or crashing).
@@ -54,7 +55,7 @@ RMEM_MAX = "/proc/sys/net/core/rmem_max"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 90.0
 
-# DESIGN.md section 5.
+# docs/design.md, "Performance targets".
 SHARE_TARGETS = {("tcp", 6): 0.77, ("tcp", 1): 0.6, ("udp", 6): 0.6, ("udp", 1): 0.5}
 TCP_RATE_TARGET = 300_000  # msgs/s at level 1
 UDP_RATE_TARGET = 200_000  # msgs/s at level 1, evenly paced, zero loss
@@ -86,7 +87,7 @@ class Scenario:
 
     @property
     def must_not_lose(self):
-        """DESIGN section 5: zero missing over TCP and TLS, and over UDP from a paced sender."""
+        """Zero missing over TCP and TLS, and over UDP from a paced sender (docs/design.md)."""
         return self.stream == "tcp" or self.paced
 
 
@@ -180,7 +181,7 @@ def scenarios(args):
                  sweep=True),
         Scenario("tcp-octet-w1-l9", "loadgen", "tcp", level=9, workers=1, count=tcp_n,
                  sweep=True),
-        # TLS and GELF: DESIGN section 5 adds them to the harness as those inputs land.
+        # TLS and GELF.
         Scenario("tls-octet-l1", "loadgen", "tls", level=1, workers=cores, count=tcp_n),
         Scenario("gelf-udp-plain-l1", "loadgen", "gelf-udp", gelf_encoding="plain", level=1,
                  workers=cores, count=udp_n, rate=udp_rate),
@@ -816,7 +817,7 @@ def markdown_table(results):
 
 
 def targets(results, args):
-    """(scenario, target, measured, PASS/MISS) for DESIGN section 5."""
+    """(scenario, target, measured, PASS/MISS) for the performance targets (docs/design.md)."""
     rows = []
     flush = args.flush_size or DEFAULT_FLUSH_SIZE
     for r in results:
@@ -1143,8 +1144,8 @@ def main():
     print(table)
     print()
     if target_rows:
-        print("DESIGN section 5 targets" + (" (smoke run: too short to be meaningful)"
-                                            if args.smoke else ""))
+        print("Performance targets (docs/design.md)"
+              + (" (smoke run: too short to be meaningful)" if args.smoke else ""))
         print(targets_text(target_rows))
         print()
     for line in notes_lines(results):
@@ -1165,7 +1166,7 @@ def main():
                  + "".join(f"- {line}\n" for line in header.strip().splitlines()) + "\n"
                  + markdown_table(results) + "\n\n"
                  + "".join(f"- {line}\n" for line in notes) + ("\n" if notes else "")
-                 + "| scenario | DESIGN §5 target | measured | |\n| --- | --- | ---: | --- |\n"
+                 + "| scenario | target | measured | |\n| --- | --- | ---: | --- |\n"
                  + "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in target_rows)
                  + ("\n\n![msgs/s and CPU per message against workers](results/plot.png)"
                     if png else ""))
