@@ -63,7 +63,7 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
   if (!o.owner.empty()) {
     owner_ = o.owner;
   } else {
-    // DESIGN §1 Record: the owner is the account of the credentials, from STS.
+    // docs/design.md "Records": the owner is the account of the credentials, from STS.
     aws::HttpStsClient sts(startupHttp_, stsEndpoint, region_, clock);
     try {
       owner_ = sts.getCallerAccount(first);

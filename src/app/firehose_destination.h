@@ -17,7 +17,7 @@
 namespace kinesyslog::app {
 
 // Everything `listen --stream NAME...` needs to deliver to Firehose, built and checked at start
-// (DESIGN §1 AWS): region, endpoints, the credential chain, the owner from STS
+// (docs/design.md "AWS"): region, endpoints, the credential chain, the owner from STS
 // GetCallerIdentity (unless --owner), and DescribeDeliveryStream reporting ACTIVE for every
 // stream, all in one account. Any failure throws StartupError(kExitConfig) with one clear line,
 // before a listener opens.

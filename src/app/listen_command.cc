@@ -37,7 +37,7 @@ namespace kinesyslog::app {
 
 namespace {
 
-constexpr const char* kOutputDirOwner = "000000000000";  // DESIGN §1 Record: owner
+constexpr const char* kOutputDirOwner = "000000000000";  // docs/design.md "Records": owner
 
 // The relay keeps one descriptor per connection; the soft limit (often 1024) would refuse
 // senders long before the machine is busy.
@@ -82,7 +82,8 @@ void raiseDescriptorLimit() {
 std::vector<uint16_t> enabledPorts(const std::vector<uint16_t>& ports) {
   std::vector<uint16_t> enabled;
   for (uint16_t port : ports) {
-    // Port 0 disables a listener, as in the seed (DESIGN §1); repeats are opened once.
+    // Port 0 disables a listener, as in kinesyslog 2.x (docs/design.md "Inputs"); repeats are
+    // opened once.
     if (port != 0 && std::find(enabled.begin(), enabled.end(), port) == enabled.end()) {
       enabled.push_back(port);
     }
@@ -327,12 +328,12 @@ int runListen(const ListenOptions& o) {
   }
   uploader.start();
   // Spare batch buffers: about one flush per worker, the buffer each worker fills next while
-  // its last one is encoded (DESIGN §5 budgets two flushes per worker).
+  // its last one is encoded (docs/design.md "Performance targets" budgets two flushes per worker).
   record::BatchBufferPool batchBuffers(o.flushSize * o.workers + o.flushSize / 4);
   record::EncoderPool encoders(o.workers, owner, o.compressionLevel, spool, &batchBuffers);
-  // DESIGN §5 budgets memory at 2 flushes per worker: the batch being filled and one being
-  // encoded. Encoders further behind than one flush per worker count as a full spool for
-  // intake, so a burst waits in the kernel instead of in our heap.
+  // docs/design.md "Performance targets" budgets memory at 2 flushes per worker: the batch being
+  // filled and one being encoded. Encoders further behind than one flush per worker count as a full
+  // spool for intake, so a burst waits in the kernel instead of in our heap.
   net::Backpressure backpressure([&spool] { return spool.full(); },
                                  [&encoders] { return encoders.queuedBytes(); },
                                  o.flushSize * o.workers);

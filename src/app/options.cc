@@ -21,7 +21,7 @@ namespace kinesyslog::app {
 
 namespace {
 
-constexpr uint64_t kMaxMessageSizeLimit = 262144;  // DESIGN §1 Event: "at most 262144"
+constexpr uint64_t kMaxMessageSizeLimit = 262144;  // docs/design.md "Events": "at most 262144"
 
 std::string envNameFor(const std::string& longName) {
   std::string name = "KINESYSLOG_";
@@ -241,9 +241,9 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
 
   try {
     parse(args);
-    // CLI11 does not split repeats in one variable; DESIGN §2 wants "514 1514" to mean two
-    // ports, so options not given on the command line are appended from the environment and
-    // the whole line is parsed again (the command line wins).
+    // CLI11 does not split repeats in one variable; docs/design.md "Command line" wants "514 1514"
+    // to mean two ports, so options not given on the command line are appended from the environment
+    // and the whole line is parsed again (the command line wins).
     if (listen->parsed()) {
       std::vector<std::string> extra;
       for (auto& [opt, flag] : envOptions) {
@@ -335,7 +335,8 @@ CommandLine parseCommandLine(int argc, const char* const* argv) {
                  " is below one --max-message-size (" + std::to_string(o.maxMessageSize) +
                  ") per worker (" + std::to_string(o.workers) + " workers)");
   }
-  // DESIGN §2: the TLS port defaults to 6514 only when a certificate and key are given.
+  // docs/design.md "Command line": the TLS port defaults to 6514 only when a certificate and key
+  // are given.
   if (tlsPort->count() == 0 && !o.cert.empty() && !o.key.empty()) o.tlsPorts = {6514};
   return result;
 }

@@ -9,7 +9,7 @@
 namespace kinesyslog::app {
 
 // Everything `kinesyslog listen` was told, validated. Field names follow the command line
-// (DESIGN §2); every option may also come from KINESYSLOG_<OPTION>.
+// (docs/design.md "Command line"); every option may also come from KINESYSLOG_<OPTION>.
 struct ListenOptions {
   // Firehose streams (--stream, repeatable): records are spread over them. With --output-dir
   // only the first is used, to name the objects.

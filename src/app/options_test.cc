@@ -134,7 +134,7 @@ TEST(CommandLine, TlsOptions) {
   EXPECT_EQ(c.listen.verifyClient, "none");
   EXPECT_EQ(c.listen.tlsMinVersion, "1.2");
   EXPECT_EQ(c.listen.tlsHandshakeTimeoutSeconds, 10);
-  // --ca alone means client certificates are required (DESIGN §2).
+  // --ca alone means client certificates are required (docs/design.md "Command line").
   auto m = parse({"listen",
                   "--cert",
                   "c.pem",

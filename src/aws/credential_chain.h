@@ -43,7 +43,7 @@ class CredentialChain final : public CredentialsProvider {
   std::optional<size_t> answered_;
 };
 
-// botocore's default chain (DESIGN §1 "AWS"), for the profile --profile, else AWS_PROFILE,
+// botocore's default chain (docs/design.md "AWS"), for the profile --profile, else AWS_PROFILE,
 // else "default":
 //   env (only without --profile), assume-role (role_arn + source_profile/credential_source),
 //   assume-role-with-web-identity (its environment variables only without --profile, as

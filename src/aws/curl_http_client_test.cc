@@ -410,8 +410,8 @@ TEST_F(CurlHttpClientTest, HttpProxyFromEnvironmentGetsAbsoluteFormRequest) {
   EXPECT_EQ(received[0].target, request.url);
 }
 
-// HTTPS_PROXY (DESIGN §1 AWS): https:// goes through a CONNECT tunnel to the proxy. Our proxy
-// refuses the tunnel, which surfaces as a transport failure.
+// HTTPS_PROXY (docs/design.md "AWS"): https:// goes through a CONNECT tunnel to the proxy. Our
+// proxy refuses the tunnel, which surfaces as a transport failure.
 TEST_F(CurlHttpClientTest, HttpsProxyFromEnvironmentGetsConnectRequest) {
   TestServer proxy([](const ReceivedRequest&) {
     return std::string("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");

@@ -34,7 +34,7 @@ using EndpointEnvLookup = std::function<std::optional<std::string>(const std::st
 // getenv(3).
 EndpointEnvLookup processEndpointEnv();
 
-// The Firehose endpoint (DESIGN §1 "AWS"): `explicitUrl` (--endpoint-url) when not empty, else
+// The Firehose endpoint (docs/design.md "AWS"): `explicitUrl` (--endpoint-url) when not empty, else
 // AWS_ENDPOINT_URL_FIREHOSE, else AWS_ENDPOINT_URL (empty variables count as unset), else
 // https://firehose.REGION.<partition suffix>. Returns an empty string when there is neither an
 // override nor a region. Throws StartupError: kExitUsage for a malformed --endpoint-url,

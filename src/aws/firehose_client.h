@@ -17,7 +17,8 @@
 namespace kinesyslog::aws {
 
 // Why a whole Firehose request failed. The kind is for logs and metrics: the uploader retries
-// every failure, because it never drops a spooled record on its own (DESIGN §1).
+// every failure, because it never drops a spooled record on its own (docs/design.md "Spool and
+// delivery").
 enum class FirehoseErrorKind {
   Transport,       // no HTTP answer: refused, reset, timeout, TLS
   Credentials,     // no credentials to sign with (the provider failed)
@@ -122,7 +123,7 @@ class FirehoseClient {
   std::unique_ptr<Parser> parser_;  // reused: keeps its buffers between calls
 };
 
-// Start-up check of DESIGN §1 "AWS": the stream must be ACTIVE and the credentials must work.
+// Start-up check of docs/design.md "AWS": the stream must be ACTIVE and the credentials must work.
 // Throws StartupError(kExitConfig) with one clear line otherwise (unknown stream, refused or
 // missing credentials, unreachable endpoint, stream not ACTIVE). Returns the stream's account
 // (from its ARN; empty when the answer has no ARN).

@@ -10,7 +10,7 @@
 
 namespace kinesyslog::aws {
 
-// The region as DESIGN §1 "AWS" orders its sources: --region, AWS_REGION, AWS_DEFAULT_REGION,
+// The region as docs/design.md "AWS" orders its sources: --region, AWS_REGION, AWS_DEFAULT_REGION,
 // the profile's `region` (botocore's full config: credentials file over config file), then the
 // instance metadata service. Empty values count as unset. `imdsRegion` is only called when
 // nothing else answered (it may block on the network); it may be empty. nullopt: no region.

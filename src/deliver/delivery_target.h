@@ -12,7 +12,7 @@ struct PutResult {
   // returned a RecordId), so its spool file may be deleted.
   std::vector<bool> accepted;
   // False only for errors that retrying cannot fix (not used yet: the uploader never drops a
-  // spooled record on its own, DESIGN §1).
+  // spooled record on its own, docs/design.md "Spool and delivery").
   bool retryable = true;
   // Empty on full success; otherwise one line saying why (some) records were not accepted.
   std::string error;

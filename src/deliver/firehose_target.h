@@ -12,7 +12,7 @@
 
 namespace kinesyslog::deliver {
 
-// Delivers batches with Firehose PutRecordBatch (DESIGN §1 "Spool and delivery"). A record is
+// Delivers batches with Firehose PutRecordBatch (docs/design.md "Spool and delivery"). A record is
 // accepted only when Firehose returned a RecordId for it, since that is what allows its spool
 // file to be deleted; every other outcome leaves it to the uploader's retries.
 //

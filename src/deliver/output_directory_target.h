@@ -13,8 +13,9 @@
 
 namespace kinesyslog::deliver {
 
-// `--output-dir DIR` (DESIGN §1): delivers each batch as one new object in a local directory,
-// laid out like the S3 objects Firehose writes, so tools that read those read these.
+// `--output-dir DIR` (docs/design.md "Spool and delivery"): delivers each batch as one new object
+// in a local directory, laid out like the S3 objects Firehose writes, so tools that read those read
+// these.
 //
 // An object is written under a hidden temporary name beside its final one, fsync'd, renamed
 // into place and the directory fsync'd: a visible object is complete and never changes, so a

@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// 2018-02-21T21:07:50.239881Z, the instant of DESIGN's sample record.
+// 2018-02-21T21:07:50.239881Z, the instant of sample record in docs/design.md "Records".
 constexpr int64_t kSampleMicros = 1519247270239881;
 
 // RFC 9562 §5.4 in its text form: lower-case hex, version 4, variant 10.

@@ -7,7 +7,7 @@
 
 namespace kinesyslog::metrics {
 
-// Kinds of per-message and per-connection problems (DESIGN §1 Logging).
+// Kinds of per-message and per-connection problems (docs/design.md "Logging").
 enum class Problem : size_t {
   kMessageTruncated,
   kFrameIncomplete,
@@ -39,7 +39,7 @@ enum class Problem : size_t {
 };
 
 // Logs a problem at most once per kind every interval, with the number suppressed since, so a
-// flood of bad input costs one line per kind per interval (DESIGN §1 Logging). Thread-safe.
+// flood of bad input costs one line per kind per interval (docs/design.md "Logging"). Thread-safe.
 class ProblemLog {
  public:
   explicit ProblemLog(int64_t intervalMicros = 10'000'000) : intervalMicros_(intervalMicros) {}

@@ -10,7 +10,7 @@
 
 namespace kinesyslog::metrics {
 
-// Every decision the relay makes about a message or connection is counted (STYLE.md point 4).
+// Every decision the relay makes about a message or connection is counted (docs/contributing.md).
 // Counters are process-wide relaxed atomics: each is bumped once per batch or per problem, never
 // in a tight per-byte loop, so contention stays negligible.
 enum class Counter : size_t {

@@ -5,7 +5,7 @@
 
 namespace kinesyslog::net {
 
-// Shared by all I/O threads: tells them when to stop taking data in (DESIGN §1 Spool and
+// Shared by all I/O threads: tells them when to stop taking data in (docs/design.md "Spool and
 // delivery). While the spool is full or the encoders are far behind, TCP/TLS connections stop
 // reading (the kernel then pushes back on senders) and UDP datagrams are dropped and counted.
 class Backpressure {

@@ -27,7 +27,7 @@ TEST(AddressText, CanonicalForms) {
   EXPECT_EQ(text6("2001:db8:0:1:1:1:1:1"), "2001:db8:0:1:1:1:1:1");
   EXPECT_EQ(text6("2001:0:0:1:0:0:0:1"), "2001:0:0:1::1");
   EXPECT_EQ(text6("::1"), "::1");
-  // DESIGN §1: an IPv4-mapped address is written as the IPv4 address.
+  // docs/design.md "Inputs": an IPv4-mapped address is written as the IPv4 address.
   EXPECT_EQ(text6("::ffff:192.0.2.1"), "192.0.2.1");
 }
 

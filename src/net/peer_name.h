@@ -12,7 +12,7 @@ struct PeerNames {
   std::string commonName;             // the subject's most specific CN; "" when it has none
 };
 
-// DESIGN §1 TLS peers: `--allowed-peer NAME` accepts a certificate when one of its DNS SANs
+// docs/design.md "TLS peers": `--allowed-peer NAME` accepts a certificate when one of its DNS SANs
 // equals NAME (ASCII case-insensitive, RFC 4343), or — only when it has no DNS SAN at all — its
 // subject CN does. NAME may begin with `*.` to match exactly one leftmost label
 // (`*.example.com` matches `a.example.com`, not `example.com` nor `a.b.example.com`).

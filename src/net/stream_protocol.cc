@@ -17,7 +17,7 @@ using metrics::Counter;
 using metrics::Problem;
 
 // RFC 6587 framing (octet counting or a trailer, detected per frame) and the syslog event
-// builder (DESIGN §1 Inputs, TCP and TLS, syslog).
+// builder (docs/design.md "Inputs", TCP and TLS, syslog).
 class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameSink {
  public:
   SyslogStreamProtocol(Worker& worker, std::string group)
@@ -32,7 +32,7 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
   void finish(const StreamRead& read) override {
     read_ = &read;
     // RFC 6587 gives no way to know a frame was complete when the stream ends; what arrived is
-    // delivered rather than lost (DESIGN §1 Inputs).
+    // delivered rather than lost (docs/design.md "Inputs").
     framer_.finish(*this);
     read_ = nullptr;
   }
@@ -107,7 +107,7 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
 };
 
 // GELF over TCP or TLS: NUL (or LF) terminated JSON frames and the GELF event builder
-// (DESIGN §1 Inputs, GELF). GELF 1.1 has no compression over TCP (the NUL delimiter rules it
+// (docs/design.md "Inputs", GELF). GELF 1.1 has no compression over TCP (the NUL delimiter rules it
 // out), so frames are taken as they are.
 class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameSink {
  public:

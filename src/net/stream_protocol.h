@@ -26,15 +26,15 @@ struct StreamRead {
 // connection owns the transport (plain or TLS, the PROXY header) and hands over the plaintext
 // bytes it reads; this frames them and appends the events to the worker's batches. Syslog is
 // RFC 6587 framing with syslog::appendSyslogEvent, GELF is NUL/LF framing with
-// gelf::appendGelfEvent; the worker's options choose (DESIGN §1 Inputs: every listener of the
-// process takes the same input). Runs on the worker's thread only.
+// gelf::appendGelfEvent; the worker's options choose (docs/design.md "Inputs": every listener of
+// the process takes the same input). Runs on the worker's thread only.
 class StreamProtocol {
  public:
   virtual ~StreamProtocol() = default;
   // The next bytes of the stream.
   virtual void feed(std::string_view bytes, const StreamRead& read) = 0;
   // The stream ended (the peer closed, or the shutdown deadline came): delivers a partial
-  // message as DESIGN §1 says for the input, and resets.
+  // message as docs/design.md "Inputs" says for the input, and resets.
   virtual void finish(const StreamRead& read) = 0;
   // The partial-message budget needs the room: syslog delivers the partial message truncated,
   // GELF drops it (truncated JSON is useless); either way the rest of its frame is discarded

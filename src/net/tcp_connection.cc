@@ -298,7 +298,7 @@ void TcpConnection::closeNow() {
 void TcpConnection::close(bool /*peerClosed*/) {
   if (closed_) return;
   closed_ = true;
-  // What arrived is delivered rather than lost (DESIGN §1 Inputs); the protocol decides how.
+  // What arrived is delivered rather than lost (docs/design.md "Inputs"); the protocol decides how.
   protocol_->finish(currentRead());
   worker_.batcher().commitJournal();
   publishCounters();

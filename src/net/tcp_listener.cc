@@ -57,7 +57,7 @@ void TcpListener::adopt(asio::ip::tcp::socket socket, const asio::ip::tcp::endpo
   metrics::counters().add(metrics::Counter::kTcpConnectionsAccepted);
   if (proxyProtocol_ && !trustedProxy(address, length, source)) return;
   if (proxyProtocol_) {
-    // DESIGN §1 Inputs: the header comes first, before anything else (TLS included).
+    // docs/design.md "Inputs": the header comes first, before anything else (TLS included).
     auto preface =
         std::make_shared<ProxyPreface>(worker_, std::move(socket), std::move(source), port_,
                                        [this](asio::ip::tcp::socket s, std::string client) {
@@ -84,7 +84,8 @@ bool TcpListener::trustedProxy(const sockaddr* peer, socklen_t length, const std
 }
 
 void TcpListener::handOff(asio::ip::tcp::socket socket, std::string source) {
-  // A TLS port's handshake starts here, after the PROXY header (RFC 5425 §4.2, DESIGN §1).
+  // A TLS port's handshake starts here, after the PROXY header (RFC 5425 §4.2, docs/design.md
+  // "Inputs").
   auto connection =
       std::make_shared<TcpConnection>(worker_, std::move(socket), std::move(source), group_,
                                       tls_ ? tls_->current() : nullptr, counters_.get());

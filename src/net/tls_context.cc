@@ -45,8 +45,8 @@ std::string opensslReason() {
   return text;
 }
 
-// Reads a whole configuration file: missing is EX_CONFIG ("missing key", DESIGN §2), refused by
-// permissions is EX_NOPERM.
+// Reads a whole configuration file: missing is EX_CONFIG ("missing key", docs/design.md "Exit
+// codes"), refused by permissions is EX_NOPERM.
 std::string readConfigFile(const std::string& option, const std::string& path) {
   const std::string what = option + " " + path;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -318,7 +318,8 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
   }
   context->summary_ = summaryOf(certificates.front().get());
 
-  // --key: never prompts; an encrypted key is refused with its own line (DESIGN §2).
+  // --key: never prompts; an encrypted key is refused with its own line (docs/design.md "Exit
+  // codes").
   const std::string keyWhat = "--key " + s.keyFile;
   bool askedPassphrase = false;
   BioPtr keyBio = memoryBio(keyText);
@@ -401,7 +402,7 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
   int mode = SSL_VERIFY_NONE;
   if (s.verifyClient == VerifyClient::kOptional) mode = SSL_VERIFY_PEER;
   // With --allowed-peer a name must be checked, so a client without a certificate is refused
-  // (DESIGN §1 TLS peers): optional then behaves as required.
+  // (docs/design.md "TLS peers"): optional then behaves as required.
   if (s.verifyClient == VerifyClient::kRequired || !s.allowedPeers.empty()) {
     mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
   }

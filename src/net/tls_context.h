@@ -23,7 +23,7 @@ inline constexpr const char* kDefaultTls12Ciphers =
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 // What --cert, --key, --ca, --crl, --verify-client, --allowed-peer, --tls-ciphers and
-// --tls-min-version say, resolved (DESIGN §1 TLS peers, §2).
+// --tls-min-version say, resolved (docs/design.md "TLS peers").
 struct TlsSettings {
   std::string certFile;  // PEM: the server certificate, then its chain
   std::string keyFile;   // PEM, unencrypted

@@ -35,8 +35,8 @@ UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
                 : nullptr),
       expiryTimer_(worker.io()) {
   // The kernel then reports, with each datagram, how many it dropped on this socket because
-  // its buffer was full, so those losses are counted too (DESIGN §1: nothing is dropped
-  // silently).
+  // its buffer was full, so those losses are counted too (docs/design.md "Spool and delivery":
+  // nothing is dropped silently).
   int one = 1;
   ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 }

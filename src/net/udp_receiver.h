@@ -17,11 +17,11 @@ namespace kinesyslog::net {
 
 class Worker;
 
-// One UDP socket of one worker. Reads datagrams in batches with recvmmsg (DESIGN §3): one
-// syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram (plain, zlib,
-// gzip or a chunk). The chunk sets of this socket's senders are reassembled here, keyed by
-// sender address and message id; the kernel's own SO_REUSEPORT choice hashes the 4-tuple and
-// would spread the chunks of a sender that changes source ports, so with --gelf the port's
+// One UDP socket of one worker. Reads datagrams in batches with recvmmsg (docs/design.md "Threads
+// and memory"): one syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram
+// (plain, zlib, gzip or a chunk). The chunk sets of this socket's senders are reassembled here,
+// keyed by sender address and message id; the kernel's own SO_REUSEPORT choice hashes the 4-tuple
+// and would spread the chunks of a sender that changes source ports, so with --gelf the port's
 // sockets choose a chunk's socket by sender address alone (net/sender_address_steering.h) and
 // every chunk of one address reaches this receiver.
 class UdpReceiver {

@@ -36,7 +36,7 @@ Worker::~Worker() {
 
 std::string Worker::groupFor(uint16_t port) const {
   if (options_.groupPrefix.empty()) return options_.gelf ? "gelf_message" : "syslog_message";
-  // kinesyslog 2.x layout (DESIGN §1 Record): PREFIX/syslog/PORT or PREFIX/gelf/PORT.
+  // kinesyslog 2.x layout (docs/design.md "Records"): PREFIX/syslog/PORT or PREFIX/gelf/PORT.
   return options_.groupPrefix + (options_.gelf ? "/gelf/" : "/syslog/") + std::to_string(port);
 }
 

@@ -41,7 +41,7 @@ struct WorkerOptions {
   const syslog::LocalZone* zone = nullptr;
   uint64_t flushSizeBytes = 4 * 1024 * 1024;
   int64_t flushIntervalMicros = 60'000'000;
-  std::string groupPrefix;  // empty: the seed's fixed group names
+  std::string groupPrefix;  // empty: kinesyslog 2.x's fixed group names
   bool gelf = false;        // --gelf: every listener takes GELF instead of syslog
   std::chrono::milliseconds drainIdle{500};
   record::BatchBufferPool* batchBuffers = nullptr;  // shared with the encoders; may be null
@@ -62,8 +62,9 @@ struct WorkerOptions {
   }
 };
 
-// One I/O thread with its own event loop, sockets and batches (DESIGN §3): each UDP and TCP
-// port is bound once per worker with SO_REUSEPORT, so no lock sits on the receive path.
+// One I/O thread with its own event loop, sockets and batches (docs/design.md "Threads and
+// memory"): each UDP and TCP port is bound once per worker with SO_REUSEPORT, so no lock sits on
+// the receive path.
 class Worker {
  public:
   // `journal` (may be null: --no-journal) receives every message before it joins a batch.

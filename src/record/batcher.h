@@ -11,14 +11,15 @@ namespace kinesyslog::record {
 
 class BatchBufferPool;
 
-// Receives flushed batches; ownership moves to the sink (DESIGN §3: moved, not copied).
+// Receives flushed batches; ownership moves to the sink (docs/design.md "Threads and memory":
+// moved, not copied).
 class BatchSink {
  public:
   virtual ~BatchSink() = default;
   virtual void onBatch(SourceBatch&& batch) = 0;
 };
 
-// Per-worker buffers, one per (group, source) (DESIGN §1 Record). Not thread-safe: each I/O
+// Per-worker buffers, one per (group, source) (docs/design.md "Records"). Not thread-safe: each I/O
 // thread owns one. A source's buffer is flushed when its oldest message is flushInterval old;
 // when all buffers together hold flushSize bytes, all of them are flushed.
 class Batcher {

@@ -9,8 +9,8 @@
 namespace kinesyslog::record {
 namespace {
 
-// SplitMix64 expands one 64-bit seed into well-mixed words; it is the seeding routine the
-// xoshiro authors recommend, and it never yields the all-zero state xoshiro must avoid.
+// SplitMix64 expands one 64-bit seed into well-mixed words; it is the routine the
+// xoshiro authors recommend for seeding, and it never yields the all-zero state xoshiro must avoid.
 uint64_t splitMix64(uint64_t& x) {
   uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

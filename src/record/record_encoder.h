@@ -12,7 +12,7 @@
 
 namespace kinesyslog::record {
 
-// The Firehose record limit (PutRecordBatch: 1,000 KiB per record), DESIGN §1 Record.
+// The Firehose record limit (PutRecordBatch: 1,000 KiB per record), docs/design.md "Records".
 inline constexpr size_t kMaxRecordBytes = 1'024'000;
 // A record also closes when its JSON reaches this many bytes, whatever the compression ratio,
 // so that whoever decompresses a record (spool recovery, `dump`, a consumer behind Firehose)
@@ -39,7 +39,7 @@ class RecordSink {
   virtual void onRecord(std::string_view gzipRecord, size_t eventCount) = 0;
 };
 
-// Turns a SourceBatch into CloudWatch Logs subscription records (DESIGN §1 Record):
+// Turns a SourceBatch into CloudWatch Logs subscription records (docs/design.md "Records"):
 //   {"owner":"…","logGroup":"…","logStream":"…","subscriptionFilters":["…"],
 //    "messageType":"DATA_MESSAGE","logEvents":[{"id":"…","timestamp":…,"message":"…"},…]}
 // each gzip-compressed and at most maxRecordBytes long. A batch that would not fit is split

@@ -13,7 +13,7 @@ namespace kinesyslog::record {
 
 // One event of a batch; its message bytes live in the batch's arena.
 struct EventRef {
-  int64_t timestampMs;  // milliseconds since the Unix epoch (DESIGN §1 Event)
+  int64_t timestampMs;  // milliseconds since the Unix epoch (docs/design.md "Events")
   uint32_t offset;      // first message byte in SourceBatch::arena
   uint32_t length;      // message bytes
 };

@@ -331,7 +331,7 @@ std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
   const std::string temp = tempName(sequence);
   const std::string final = finalName(sequence);
   // A failing disk fails every record: reported as one problem kind, so it costs one log line
-  // per 10 s (DESIGN §1 Logging), with the OS error of the latest failure in the line.
+  // per 10 s (docs/design.md "Logging"), with the OS error of the latest failure in the line.
   auto report = [&](const char* step, int error, const std::string& name) {
     metrics::problems().report(
         metrics::Problem::kSpoolWriteFailed, SystemClock::instance().monotonicMicros(),

@@ -38,7 +38,7 @@ struct RecoveryReport {
   uint64_t recoveredBytes = 0;
 };
 
-// The durable spool of DESIGN §1 "Spool and delivery" (STYLE.md point 6).
+// The durable spool of docs/design.md "Spool and delivery" (docs/contributing.md).
 //
 // Every record is its own file in the directory as given (`--spool-dir`, /tmp by default, so
 // only names with our prefix are ever touched):

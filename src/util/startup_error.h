@@ -5,7 +5,7 @@
 
 namespace kinesyslog {
 
-// Exit codes of DESIGN §2 (sysexits.h values where one exists).
+// Exit codes of docs/design.md "Exit codes" (sysexits.h values where one exists).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNoPermission = 77;  // EX_NOPERM

@@ -1,5 +1,5 @@
 """A local stand-in for Amazon Kinesis Data Firehose, AWS STS, EC2 instance metadata (IMDSv2)
-and ECS container credentials, for the integration tests (DESIGN.md section 1 "AWS").
+and ECS container credentials, for the integration tests (docs/design.md "AWS").
 
 One plain-HTTP server (http.server.ThreadingHTTPServer on 127.0.0.1, port 0, in a thread)
 answers all four, told apart as the real endpoints are:

@@ -1,7 +1,7 @@
 """Helpers for the kinesyslog integration tests.
 
 Starting and stopping the relay, picking free ports, sending bytes, and decoding what the relay
-delivered to its output directory (DESIGN.md section 1, "Record" and "Spool and delivery").
+delivered to its output directory (docs/design.md "Records" and "Spool and delivery").
 Standard library only.
 """
 
@@ -32,7 +32,7 @@ OBJECT_RE = re.compile(
     r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
 )
 RECORD_KEYS = {"owner", "logGroup", "logStream", "subscriptionFilters", "messageType", "logEvents"}
-# The rewrite of a message without a usable timestamp (DESIGN section 1, "Event").
+# The rewrite of a message without a usable timestamp (docs/design.md "Events").
 REWRITE_RE = re.compile(
     r"^<(?P<pri>\d{1,3})>1 (?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00) "
     r"(?P<source>\S+) (?P<rest>.*)$",
@@ -809,7 +809,7 @@ MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 
 def rfc3164_ms(stamp, now=None, tz=datetime.timezone.utc):
-    """`Mmm dd hh:mm:ss` with the year inferred as DESIGN section 1 says: the latest of the
+    """`Mmm dd hh:mm:ss` with the year inferred as docs/design.md "Events" says: the latest of the
     receive year + 1, the receive year and the receive year - 1 in which the date exists and is
     at most 2 days after the receive time; None when there is none, or it is before 1970."""
     now = time.time() if now is None else now

@@ -1,4 +1,4 @@
-"""A full spool (DESIGN section 1, Spool and delivery): TCP reading pauses until delivery makes
+"""A full spool (docs/design.md "Spool and delivery"): TCP reading pauses until delivery makes
 room, UDP datagrams are dropped and counted; nothing is lost silently."""
 
 import base64

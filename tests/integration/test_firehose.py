@@ -1,4 +1,4 @@
-"""The relay against the Firehose stand-in (issue 3; DESIGN.md section 1 "Spool and delivery"
+"""The relay against the Firehose stand-in (docs/design.md "Spool and delivery"
 and "AWS"): end to end over UDP and TCP with logger, start-up failures (exit 78 before any
 listener opens), an outage while messages keep arriving, random per-record failures with lost
 responses, throttling and 5xx answers, the request limits under a backlog, and credentials that

@@ -1,4 +1,4 @@
-"""TCP framing per RFC 6587 (DESIGN section 1, Inputs): mixed framings on one connection,
+"""TCP framing per RFC 6587 (docs/design.md "Inputs"): mixed framings on one connection,
 non-numeric and lying octet counts, --max-message-size truncation, peers that close mid-frame."""
 
 import random

@@ -1,4 +1,4 @@
-"""GELF input (issue 6; DESIGN section 1, Inputs and Event): `--gelf` makes every listener take
+"""GELF input (docs/design.md "Inputs" and "Events"): `--gelf` makes every listener take
 GELF 1.1. A real client (Debian's python3-graypy, through Python logging) over UDP with zlib and
 chunking, over TCP, over TLS and behind haproxy's PROXY protocol; hand-made datagrams for chunk reassembly (out of order, duplicates,
 missing and late chunks, more than 128 chunks), zlib and gzip, decompression bombs, invalid JSON,

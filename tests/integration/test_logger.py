@@ -1,4 +1,4 @@
-"""util-linux logger as the real sender (DESIGN section 1, Inputs and Event)."""
+"""util-linux logger as the real sender (docs/design.md "Inputs" and "Events")."""
 
 import os
 import re

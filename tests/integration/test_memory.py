@@ -1,4 +1,4 @@
-"""Memory and fairness under load (DESIGN section 5, issue 4): peak RSS within 64 MiB + 2 x flush
+"""Memory and fairness under load (docs/design.md "Performance targets"): peak RSS within 64 MiB + 2 x flush
 size per worker + the partial-message budget while 1,000 connections send maximum-size messages
 slowly; 10,000 idle TCP connections within 100 MiB; one flooding connection does not starve
 another on the same worker.
@@ -80,7 +80,7 @@ def big_message(conn, n):
 
 def test_thousand_connections_of_max_size_messages_stay_in_budget(relays, output):
     conns, per, workers, flush = 1000, 2, 2, 4 * MIB
-    budget = 64 * MIB + 2 * flush * workers + 64 * MIB  # DESIGN section 5: 144 MiB
+    budget = 64 * MIB + 2 * flush * workers + 64 * MIB  # docs/design.md "Performance targets": 144 MiB
     with nofile_at_least(conns + 500):
         r = relays.start(tcp=[R.free_port()],
                          extra=["--workers", str(workers), "--max-message-size", str(MAX_MESSAGE)])
@@ -204,7 +204,7 @@ def test_flood_does_not_starve_slow_sender(relays, dirs):
         time.sleep(SLOW_START)
         seq = 0
         while time.monotonic() - start < FLOOD_SECONDS - SLOW_PERIOD:
-            # No timestamp: the relay rewrites it with its receive time (DESIGN section 1).
+            # No timestamp: the relay rewrites it with its receive time (docs/design.md "Events").
             sent[seq] = time.time_ns() // 1000
             slow.sendall(f"<13>slow seq={seq:04d}\n".encode())
             seq += 1

@@ -1,4 +1,4 @@
-"""Event content (DESIGN section 1, Event): the rewrite of messages without a usable timestamp,
+"""Event content (docs/design.md "Events"): the rewrite of messages without a usable timestamp,
 invalid UTF-8 and control characters, header timestamps and their rounding."""
 
 import datetime
@@ -132,7 +132,7 @@ def test_header_timestamps(relays, output):
 
 
 def test_udp_leading_octet_count(relay, output):
-    """DESIGN: a leading octet count equal to the rest of the datagram is removed (loggen -P);
+    """docs/design.md "Inputs": a leading octet count equal to the rest of the datagram is removed (loggen -P);
     one that does not match is part of the message."""
     body = b"<13>1 2026-01-02T03:04:05Z host app - - - counted datagram"
     start = time.time()

@@ -1,4 +1,4 @@
-"""Options (DESIGN section 2): KINESYSLOG_* environment variables, --group-prefix, --owner,
+"""Options (docs/design.md "Command line"): KINESYSLOG_* environment variables, --group-prefix, --owner,
 --stream naming, and the dump subcommand."""
 
 import json

@@ -1,4 +1,4 @@
-"""PROXY protocol v1/v2 on TCP ports (DESIGN section 1, Inputs; haproxy's proxy-protocol.txt):
+"""PROXY protocol v1/v2 on TCP ports (docs/design.md "Inputs"; haproxy's proxy-protocol.txt):
 haproxy as the real sender, hand-made headers, and connections that must be refused."""
 
 import os

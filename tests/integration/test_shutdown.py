@@ -1,4 +1,4 @@
-"""Durability (DESIGN section 1, Spool and delivery): SIGTERM drains and flushes everything;
+"""Durability (docs/design.md "Spool and delivery"): SIGTERM drains and flushes everything;
 after SIGKILL the spool is delivered by the next relay."""
 
 import datetime
@@ -121,7 +121,7 @@ def test_sigkill_spool_survives(relays, dirs):
 
 
 def test_sigterm_with_delivery_blocked_keeps_spool(relays, dirs):
-    """DESIGN: on SIGTERM, one last upload within the grace, exit 0; what is not delivered stays
+    """docs/design.md "Signals and shutdown": on SIGTERM, one last upload within the grace, exit 0; what is not delivered stays
     spooled (and is delivered by the next run, see test_sigkill_spool_survives)."""
     year = datetime.datetime.now(datetime.timezone.utc).year
     for y in {year, (datetime.datetime.now(datetime.timezone.utc)

@@ -1,4 +1,4 @@
-"""Signals (DESIGN section 1, Spool and delivery): SIGUSR1 logs the counters line and the relay
+"""Signals (docs/design.md "Spool and delivery"): SIGUSR1 logs the counters line and the relay
 keeps running; SIGUSR2, SIGPIPE and the other signals whose default action would end the
 process are ignored; only SIGKILL ends the relay without a drain."""
 

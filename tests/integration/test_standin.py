@@ -1,4 +1,4 @@
-"""The Firehose stand-in is faithful: boto3 and botocore themselves call it (issue 3).
+"""The Firehose stand-in is faithful: boto3 and botocore themselves call it (the integration tests' AWS stand-ins).
 
 boto3 parses every answer with the service models, so a wrong shape fails here; wrong signatures
 are refused with the services' own error codes; limits, IMDSv2 and ECS credentials, and each

@@ -1,4 +1,4 @@
-"""Start-up errors and exit codes (DESIGN section 2): 2 usage, 78 configuration, 77 permission."""
+"""Start-up errors and exit codes (docs/design.md "Command line"): 2 usage, 78 configuration, 77 permission."""
 
 import os
 import shutil

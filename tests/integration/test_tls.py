@@ -510,7 +510,7 @@ def test_sighup_reloads_crl(relays, pki, clients, output, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# PROXY protocol before TLS (DESIGN section 1: the header comes first, as AWS NLB sends it)
+# PROXY protocol before TLS (docs/design.md "Inputs": the header comes first, as AWS NLB sends it)
 
 
 @pytest.mark.parametrize("send_proxy", ["send-proxy-v2", "send-proxy"])

@@ -209,8 +209,9 @@ AppendedGelfEvent appendGelfEvent(record::SourceBatch& batch, std::string_view m
 
   std::string& arena = batch.arena;
   const size_t offset = arena.size();
-  // The one copy (DESIGN §3). Reserving the padding first means simdjson parses the message
-  // where it now lives; reserve() grows geometrically, so this costs no extra reallocations.
+  // The one copy (docs/design.md "Threads and memory"). Reserving the padding first means simdjson
+  // parses the message where it now lives; reserve() grows geometrically, so this costs no extra
+  // reallocations.
   arena.reserve(offset + message.size() + simdjson::SIMDJSON_PADDING);
   arena.append(message);
   result.bytes = message.size();

@@ -10,8 +10,8 @@
 
 namespace kinesyslog::gelf {
 
-// What a GELF message's JSON says, as far as the relay cares (DESIGN §1 Event). Nothing here
-// drops a message: the caller counts each finding and relays the text all the same.
+// What a GELF message's JSON says, as far as the relay cares (docs/design.md "Events"). Nothing
+// here drops a message: the caller counts each finding and relays the text all the same.
 struct GelfFindings {
   bool validJson = false;         // one JSON text (RFC 8259 §2), every value visited and valid
   bool missingFields = false;     // valid JSON, but `version`, `host` or `short_message` is not
@@ -53,12 +53,12 @@ struct AppendedGelfEvent {
 };
 
 // Turns one complete GELF message (a TCP frame, a datagram, or a reassembled and inflated chunk
-// set) into an event in `batch` (DESIGN §1 Event): trailing CR/LF/NUL stripped; longer than
+// set) into an event in `batch` (docs/design.md "Events"): trailing CR/LF/NUL stripped; longer than
 // maxMessageSize -> dropped (truncated JSON is useless); the text is otherwise kept byte-exact
 // (the record encoder escapes it like every message); the event time is the GELF `timestamp`
 // rounded half up to the millisecond, else the receive time. The message bytes are copied
-// once, into the batch's arena (DESIGN §3), and parsed there: the arena is grown with
-// SIMDJSON_PADDING spare bytes so that simdjson can read past the message safely.
+// once, into the batch's arena (docs/design.md "Threads and memory"), and parsed there: the arena
+// is grown with SIMDJSON_PADDING spare bytes so that simdjson can read past the message safely.
 AppendedGelfEvent appendGelfEvent(record::SourceBatch& batch, std::string_view message,
                                   int64_t receiveMicros, GelfParser& parser, size_t maxMessageSize);
 

@@ -27,8 +27,8 @@ struct GelfFramerCounters {
 };
 
 // Splits a GELF TCP or TLS byte stream into messages. GELF 1.1 "GELF via TCP": each message
-// ends with a NUL byte; like the seed, an LF ends one too (DESIGN §1 Inputs), so newline-
-// delimited JSON senders work. A frame longer than the maximum is dropped, never truncated
+// ends with a NUL byte; like kinesyslog 2.x, an LF ends one too (docs/design.md "Inputs"), so
+// newline- delimited JSON senders work. A frame longer than the maximum is dropped, never truncated
 // (truncated JSON is useless), and counted with its bytes; the stream resynchronises at the next
 // terminator. When the peer closes mid-frame, finish() delivers what arrived flagged
 // `incomplete`, as for syslog (the relay does not lose bytes it read): an unterminated last

@@ -14,9 +14,9 @@ inline constexpr int64_t kMaxTimestampMillis = 253402300799999;
 // places for milliseconds". `text` is the JSON number as written (RFC 8259 §6 grammar:
 // `-? int frac? exp?`), or the content of a JSON string holding one (some clients send
 // "1385053862.3072"). The result is milliseconds, rounded half up on the decimal digits as sent
-// (DESIGN §1 Event: `.239881` -> 240, `.0005` -> 1), computed exactly: no binary floating point,
-// so a tie written in decimal is a tie. nullopt when `text` is not a number of that grammar, is
-// negative (a negative zero is zero), or lies after kMaxTimestampMillis. Pure, non-throwing,
+// (docs/design.md "Events": `.239881` -> 240, `.0005` -> 1), computed exactly: no binary floating
+// point, so a tie written in decimal is a tie. nullopt when `text` is not a number of that grammar,
+// is negative (a negative zero is zero), or lies after kMaxTimestampMillis. Pure, non-throwing,
 // never reads outside `text`.
 [[nodiscard]] std::optional<int64_t> parseGelfTimestampMillis(std::string_view text) noexcept;
 

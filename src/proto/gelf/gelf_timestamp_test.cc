@@ -25,7 +25,7 @@ TEST(GelfTimestampTest, WholeSeconds) {
 
 TEST(GelfTimestampTest, FractionRoundsHalfUp) {
   EXPECT_EQ(parse("1385053862.3072"), 1385053862307);
-  EXPECT_EQ(parse("1519247270.239881"), 1519247270240);  // DESIGN §1's sample
+  EXPECT_EQ(parse("1519247270.239881"), 1519247270240);  // docs/design.md "Records" sample
   EXPECT_EQ(parse("1519247270.2395"), 1519247270240);    // a tie rounds up
   EXPECT_EQ(parse("1519247270.2394999999999"), 1519247270239);
   EXPECT_EQ(parse("1519247270.0005"), 1519247270001);

@@ -88,7 +88,7 @@ size_t addressBlockLength(uint8_t familyByte) {
   }
 }
 
-// Canonical text (DESIGN §1 Inputs): RFC 5952 for IPv6 (glibc's inet_ntop writes it), and an
+// Canonical text (docs/design.md "Inputs"): RFC 5952 for IPv6 (glibc's inet_ntop writes it), and an
 // IPv4-mapped IPv6 address as the IPv4 address it carries.
 std::string addressText(int family, const unsigned char* bytes) {
   char text[INET6_ADDRSTRLEN] = {};
@@ -317,10 +317,10 @@ void ProxyHeaderParser::parseV2(uint8_t command, uint8_t familyByte, size_t leng
     header_.sourcePort = bigEndian16(seen, kV2FixedLength + 2 * width);
     header_.destinationPort = bigEndian16(seen, kV2FixedLength + 2 * width + 2);
   }
-  // LOCAL, AF_UNSPEC and AF_UNIX keep the real peer (DESIGN §1 Inputs). TLVs follow the address
-  // block when its size is known and the length covers it; otherwise (LOCAL with an odd family,
-  // a real family with the UNSPEC transport) the rest is skipped, as §2.2 lets a receiver do:
-  // "Receivers MUST always consider this field to skip the appropriate number of bytes".
+  // LOCAL, AF_UNSPEC and AF_UNIX keep the real peer (docs/design.md "Inputs"). TLVs follow the
+  // address block when its size is known and the length covers it; otherwise (LOCAL with an odd
+  // family, a real family with the UNSPEC transport) the rest is skipped, as §2.2 lets a receiver
+  // do: "Receivers MUST always consider this field to skip the appropriate number of bytes".
   if (block != kNoLayout && length >= block && !parseV2Tlvs(kV2FixedLength + block, end)) return;
   finish(end);
 }

@@ -7,8 +7,8 @@
 
 namespace kinesyslog::proxy {
 
-// What the PROXY header parser says after each feed() (STYLE.md: explicit outcomes, after
-// Envoy's ReadOrParseState).
+// What the PROXY header parser says after each feed() (docs/contributing.md: explicit outcomes,
+// after Envoy's ReadOrParseState).
 enum class ProxyOutcome : uint8_t {
   kNeedMore,  // no complete header yet; feed more bytes
   kDone,      // header complete: header() is valid, headerLength() bytes of the stream were it
@@ -18,16 +18,16 @@ enum class ProxyOutcome : uint8_t {
 // Why a header was refused; each has a counter and a problem-log line in the caller.
 enum class ProxyError : uint8_t {
   kNone,
-  kNotProxy,           // the first bytes are neither the v1 "PROXY " nor the v2 signature
-  kV1Malformed,        // v1 line does not follow the spec (§2.1): fields, addresses, ports
-  kV1TooLong,          // v1 line without CRLF within 107 bytes (§2.1)
-  kV2BadVersion,       // v2 version nibble is not 2 (§2.2)
-  kV2BadCommand,       // v2 command is neither LOCAL nor PROXY
-  kV2BadFamily,        // unknown address family / transport byte
-  kV2ShortAddress,     // the length is too small for the family's address block
-  kV2TlvMalformed,     // a TLV runs past the header's end, or a bounded TLV is too long
-  kV2CrcMismatch,      // PP2_TYPE_CRC32C present and wrong (§2.2.3)
-  kV2TooLong,          // the header's length exceeds the parser's cap
+  kNotProxy,        // the first bytes are neither the v1 "PROXY " nor the v2 signature
+  kV1Malformed,     // v1 line does not follow the spec (§2.1): fields, addresses, ports
+  kV1TooLong,       // v1 line without CRLF within 107 bytes (§2.1)
+  kV2BadVersion,    // v2 version nibble is not 2 (§2.2)
+  kV2BadCommand,    // v2 command is neither LOCAL nor PROXY
+  kV2BadFamily,     // unknown address family / transport byte
+  kV2ShortAddress,  // the length is too small for the family's address block
+  kV2TlvMalformed,  // a TLV runs past the header's end, or a bounded TLV is too long
+  kV2CrcMismatch,   // PP2_TYPE_CRC32C present and wrong (§2.2.3)
+  kV2TooLong,       // the header's length exceeds the parser's cap
 };
 
 std::string_view proxyErrorName(ProxyError error);
@@ -38,9 +38,9 @@ uint32_t crc32c(std::string_view bytes);
 
 // The parsed header. When `useRealPeer` is true (v2 LOCAL, v1 UNKNOWN, AF_UNSPEC, AF_UNIX), the
 // caller keeps the connection's real peer address (PROXY v2 §2.2: LOCAL "must ignore" the
-// address block; DESIGN §1 Inputs).
+// address block; docs/design.md "Inputs").
 struct ProxyHeader {
-  int version = 0;           // 1 or 2
+  int version = 0;  // 1 or 2
   bool useRealPeer = true;
   std::string sourceAddress;  // canonical text (RFC 5952; IPv4-mapped IPv6 as IPv4); "" if none
   uint16_t sourcePort = 0;

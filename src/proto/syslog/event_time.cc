@@ -10,8 +10,8 @@ namespace {
 // 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z: what a four-digit year can write.
 constexpr int64_t kMinMicros = daysFromCivil(0, 1, 1) * kMicrosPerDay;
 constexpr int64_t kMaxMicros = daysFromCivil(10000, 1, 1) * kMicrosPerDay - 1;
-// A header time before 1970-01-01T00:00:00Z is not valid (DESIGN §1 Event): such a stamp is a
-// sender without a set clock, and the receive time is the better guess.
+// A header time before 1970-01-01T00:00:00Z is not valid (docs/design.md "Events"): such a stamp is
+// a sender without a set clock, and the receive time is the better guess.
 constexpr int64_t kEarliestValidMicros = 0;
 
 // RFC 3164 carries no year. A date at most this far after the receive time (in local time) is
@@ -54,8 +54,9 @@ constexpr int readDigits(std::string_view s, size_t pos, size_t count) {
 // The fraction may have any number of digits (RFC 3339 allows 1*DIGIT, RFC 5424 §6.2.3 at most 6,
 // some senders write nanoseconds). It is rounded to the nearest microsecond, half up, except that
 // it never rounds up across a half millisecond: .2394996 becomes .239499, not .239500. The only
-// consumer rounds again to milliseconds (DESIGN §1), and this keeps that second rounding equal to
-// rounding the exact value once (.2394996 -> 239 ms); every other value is the nearest microsecond.
+// consumer rounds again to milliseconds (docs/design.md "Events"), and this keeps that second
+// rounding equal to rounding the exact value once (.2394996 -> 239 ms); every other value is the
+// nearest microsecond.
 //
 // Second 60 (a leap second, RFC 3339 §5.7) is read as hh:mm:59.999999, whatever its fraction: the
 // event stays in the minute (and day) the sender wrote and after every earlier event; rounded to
@@ -174,10 +175,10 @@ std::optional<int64_t> parseRfc3164(std::string_view s, int64_t receiveMicros,
   const std::optional<int64_t> timeOfDay = parseTimeOfDay(s, pos);
   if (!timeOfDay || !isFieldEnd(s, pos)) return std::nullopt;
 
-  // Year inference (DESIGN §1), in local time: the latest of the year after the receive year,
-  // the receive year and the year before in which the date exists (Feb 29) and is at most two
-  // days after the receive time. So `Jan  1 00:00:30` received at 23:59 on Dec 31 (a sender
-  // clock running ahead) is the new year, `Dec 31 23:59:59` received just after midnight the
+  // Year inference (docs/design.md "Events"), in local time: the latest of the year after the
+  // receive year, the receive year and the year before in which the date exists (Feb 29) and is at
+  // most two days after the receive time. So `Jan  1 00:00:30` received at 23:59 on Dec 31 (a
+  // sender clock running ahead) is the new year, `Dec 31 23:59:59` received just after midnight the
   // old one, and a date weeks ahead last year.
   const int64_t receiveLocal =
       zone.utcToLocalMicros(std::clamp(receiveMicros, kMinMicros, kMaxMicros));

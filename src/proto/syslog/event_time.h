@@ -7,9 +7,9 @@
 
 #include "proto/syslog/local_zone.h"
 
-// Syslog headers are read only as far as the event time (DESIGN §1 Event): the PRI is split off
-// and the timestamp after it decoded at fixed positions. Everything here is pure, allocation-free
-// and non-throwing; it runs once per received message.
+// Syslog headers are read only as far as the event time (docs/design.md "Events"): the PRI is split
+// off and the timestamp after it decoded at fixed positions. Everything here is pure,
+// allocation-free and non-throwing; it runs once per received message.
 namespace kinesyslog::syslog {
 
 struct PriSplit {
@@ -40,10 +40,11 @@ struct PriSplit {
 
 // True for an RFC 5424 header whose TIMESTAMP is the NILVALUE (`<PRI>1 -` then a space or the
 // end, §6.2.3): a valid header that states no time. Such a message keeps its text and takes the
-// receive time (DESIGN §1 Event).
+// receive time (docs/design.md "Events").
 [[nodiscard]] bool hasNilTimestamp(std::string_view message) noexcept;
 
-// Rounds microseconds to milliseconds, half up (DESIGN §1: `.239881` -> 240, `.2395` -> 240).
+// Rounds microseconds to milliseconds, half up (docs/design.md "Events": `.239881` -> 240, `.2395`
+// -> 240).
 [[nodiscard]] int64_t roundMicrosToMillis(int64_t micros) noexcept;
 
 // Writes `YYYY-MM-DDThh:mm:ss.uuuuuu+00:00` (exactly 32 chars) for a UTC time; returns chars

@@ -230,7 +230,7 @@ TEST_F(EventTimeTest, YearsAfter9999InUtcAreRefused) {
   EXPECT_EQ(parse("<13>1 9999-12-31T23:30:00-01:00 h"), std::nullopt);
 }
 
-// DESIGN §1 Event: a header time before 1970-01-01T00:00:00Z is not valid, in UTC.
+// docs/design.md "Events": a header time before 1970-01-01T00:00:00Z is not valid, in UTC.
 TEST_F(EventTimeTest, Rfc5424TimesBefore1970AreNotValid) {
   EXPECT_EQ(parse("<13>1 1970-01-01T00:00:00Z h"), 0);
   EXPECT_EQ(parse("<13>1 1970-01-01T00:00:00.000001Z h"), 1);
@@ -285,8 +285,8 @@ TEST_F(EventTimeTest, Rfc3164InTheConfiguredZone) {
   EXPECT_EQ(parseIn("<13>Mar  9 12:00:00 host", newYork_), utc(2026, 3, 9, 16, 0, 0));
 }
 
-// DESIGN §1 Event: the latest of the year after the receive year, the receive year and the year
-// before in which the date is at most 2 days after the receive time.
+// docs/design.md "Events": the latest of the year after the receive year, the receive year and the
+// year before in which the date is at most 2 days after the receive time.
 TEST_F(EventTimeTest, Rfc3164NewYearBeforeMidnightInUtc) {
   const int64_t receive = utc(2026, 12, 31, 23, 59, 0);
   // A sender 90 s ahead has already reached the new year.

@@ -97,7 +97,8 @@ Result frameByteByByte(std::string_view stream, size_t maxSize) {
   return frameWithCuts(stream, maxSize, cuts);
 }
 
-// A deliberately naive model of DESIGN §1 that sees the whole stream at once.
+// A deliberately naive model of docs/design.md "Inputs" (TCP framing) that sees the whole stream at
+// once.
 Result referenceFrames(std::string_view s, size_t maxSize) {
   maxSize = std::max<size_t>(maxSize, 1);  // the framer's reading of a zero maximum
   Result r;

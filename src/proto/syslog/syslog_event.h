@@ -16,12 +16,12 @@ struct AppendedEvent {
   bool rewritten = false;  // had no usable timestamp and was rewritten as RFC 5424
 };
 
-// Turns one framed syslog message into an event in `batch` (DESIGN §1 Event): trailing
+// Turns one framed syslog message into an event in `batch` (docs/design.md "Events"): trailing
 // CR/LF/NUL stripped, cut to maxMessageSize (the bytes as received, before any rewrite), time
 // taken from the header or, failing that, the message rewritten as
 // `<PRI>1 <receive time> <source> <rest>` (an RFC 5424 message whose TIMESTAMP is the NILVALUE
 // keeps its text and takes the receive time). This is the one copy of the message bytes, from the
-// receive buffer into the batch's arena (DESIGN §3).
+// receive buffer into the batch's arena (docs/design.md "Threads and memory").
 AppendedEvent appendSyslogEvent(record::SourceBatch& batch, std::string_view message,
                                 int64_t receiveMicros, std::string_view source,
                                 const LocalZone& zone, size_t maxMessageSize);

@@ -42,7 +42,8 @@ TEST_F(SyslogEventTest, MessageWithoutPriGetsPri13AndKeepsEveryWord) {
   EXPECT_EQ(last(), "<13>1 2018-02-21T21:07:50.239881+00:00 192.0.2.7 just some text");
 }
 
-// An RFC 5424 message whose TIMESTAMP is the NILVALUE is valid as it stands (DESIGN §1 Event).
+// An RFC 5424 message whose TIMESTAMP is the NILVALUE is valid as it stands (docs/design.md
+// "Events").
 TEST_F(SyslogEventTest, NilTimestampKeepsTheTextAndTakesTheReceiveTime) {
   auto r = add("<14>1 - host app - - - text\n");
   EXPECT_FALSE(r.rewritten);
