@@ -23,7 +23,8 @@ namespace {
 
 constexpr int kMessages = 1024;
 // 2024-06-01T12:00:00Z, the receive time for RFC 3164 year inference: the stamps below from
-// June 4 on are more than 2 days ahead of it and so fall in the year before (DESIGN §1).
+// June 4 on are more than 2 days ahead of it and so fall in the year before (docs/design.md
+// "Events").
 constexpr int64_t kReceiveMicros = 1717243200LL * kMicrosPerSecond;
 constexpr std::string_view kBody =
     " web-01.example.com nginx: GET /api/v1/items?page=3 HTTP/1.1 200";

@@ -1,7 +1,7 @@
-// kinesyslog_loadgen: the bench harness's load generator (DESIGN §5). Sends syslog (RFC 5424
-// messages over UDP, or over TCP/TLS framed per RFC 6587) or GELF (UDP plain, zlib, gzip,
-// chunked; TCP/TLS NUL-framed), each message carrying `run=ID seq=NNNNNNNNNN` so that the
-// harness can check that every message arrived exactly once.
+// kinesyslog_loadgen: the bench harness's load generator (docs/design.md "Performance targets").
+// Sends syslog (RFC 5424 messages over UDP, or over TCP/TLS framed per RFC 6587) or GELF (UDP
+// plain, zlib, gzip, chunked; TCP/TLS NUL-framed), each message carrying `run=ID seq=NNNNNNNNNN` so
+// that the harness can check that every message arrived exactly once.
 //
 // Sequence numbers: thread t of T sends start+t, start+t+T, start+t+2T, ... (interleaved), so
 // all threads finish together and seqs [start, start+count) are each sent exactly once.

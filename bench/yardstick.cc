@@ -1,8 +1,8 @@
-// kinesyslog_yardstick: the compression yardstick of the bench harness (DESIGN §5). Reads
-// delivered objects (concatenated gzip members, RFC 1952 §2.2, one record each), and
-// recompresses each record's JSON once with libdeflate at the given level, measuring the
-// thread CPU time of the compression calls alone. The harness divides that time by the relay's
-// CPU time to get the compression share.
+// kinesyslog_yardstick: the compression yardstick of the bench harness (docs/design.md "Performance
+// targets"). Reads delivered objects (concatenated gzip members, RFC 1952 §2.2, one record each),
+// and recompresses each record's JSON once with libdeflate at the given level, measuring the thread
+// CPU time of the compression calls alone. The harness divides that time by the relay's CPU time to
+// get the compression share.
 //
 //   kinesyslog_yardstick --level L [--list FILE] [FILE...]
 //

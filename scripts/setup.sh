@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang clang-format ccache
   libclang-rt-14-dev
-  # libraries (DESIGN §4)
+  # libraries (docs/design.md "Dependencies")
   libasio-dev libssl-dev libcurl4-openssl-dev libdeflate-dev libsimdjson-dev
   libcli11-dev libspdlog-dev libfmt-dev libhowardhinnant-date-dev tzdata
   # tests and benchmarks
