@@ -6,7 +6,6 @@ And shutdown ends within the grace plus a few seconds when the spool's disk is f
 import os
 import random
 import re
-import signal
 import socket
 import subprocess
 import threading
@@ -24,22 +23,6 @@ def message(ident, pad=40):
 
 def ids(events):
     return R.tagged_values(events, ID_RE)
-
-
-def counters_now(r, timeout=10):
-    """SIGUSR1, then the counters of the 'counters:' line it logs (the relay keeps running)."""
-    before = r.stderr.count("] counters: ")
-    r.send_signal(signal.SIGUSR1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # Whole lines only: the log may be read while a line is half written.
-        lines = [l for l in r.stderr.splitlines(keepends=True)
-                 if "] counters: " in l and l.endswith("\n")]
-        if len(lines) > before:
-            line = lines[before]
-            return {k: int(v) for k, v in re.findall(r"([a-z0-9_]+)=(\d+)", line.split("] counters: ")[1])}
-        time.sleep(0.01)
-    raise AssertionError(f"no counters line after SIGUSR1; stderr:\n{r.stderr[-3000:]}")
 
 
 def journal_files(spool):
@@ -119,7 +102,7 @@ def test_sigkill_at_random_moments_loses_nothing_read(relays, dirs, output):
         r = relays.start(tcp=[port_tcp], udp=[port_udp], flush_interval=flush)
         senders = PacedSenders(f"r{n}", port_tcp, port_udp)
         time.sleep(rng.uniform(0.3, 2.0))
-        read_at_kill[n] = counters_now(r)["messages_received"]
+        read_at_kill[n] = r.counters_now()["messages_received"]
         r.kill()
         sent[n] = senders.finish()
         assert read_at_kill[n] > 0, r.stderr
@@ -158,7 +141,7 @@ def test_sigkill_after_the_relay_read_everything_loses_nothing(relays, dirs, out
                     "--rfc5424", "-t", "app", "-f", str(lines)], check=True, timeout=60)
     R.udp_send(port_udp, [message(f"lu-{i}").encode() for i in range(n_udp)], pace=0.0005)
     deadline = time.monotonic() + R.WAIT_TIMEOUT
-    while counters_now(r)["messages_received"] < n_tcp + n_udp:
+    while r.counters_now()["messages_received"] < n_tcp + n_udp:
         assert time.monotonic() < deadline, r.stderr[-3000:]
         time.sleep(0.1)
     assert journal_files(dirs.spool), "the journal holds what was read"
@@ -182,7 +165,7 @@ def test_no_journal_keeps_the_in_memory_window(relays, dirs, output):
     r = relays.start(tcp=[port], flush_interval=None, extra=["--no-journal"])
     R.tcp_send(port, b"".join((message(f"nj-{i}") + "\n").encode() for i in range(500)))
     deadline = time.monotonic() + R.WAIT_TIMEOUT
-    while counters_now(r)["messages_received"] < 500:
+    while r.counters_now()["messages_received"] < 500:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert journal_files(dirs.spool) == []
@@ -220,7 +203,7 @@ def test_shutdown_ends_when_the_spool_disk_is_full(relays, dirs, output, tmp_pat
                          extra=["--shutdown-grace", "2"])
         R.tcp_send(port, b"".join((message(f"df-{i}", 200) + "\n").encode() for i in range(n)))
         deadline = time.monotonic() + R.WAIT_TIMEOUT
-        while counters_now(r)["messages_received"] < n:
+        while r.counters_now()["messages_received"] < n:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         filler = fill(spool)
