@@ -151,9 +151,10 @@ def remount(path, size):
 
 
 def fill(directory):
-    """Writes a file in `directory` until its file system is full; returns its path."""
+    """Appends to a file in `directory` until its file system is full; returns its path. Called
+    again, it takes back what the relay freed meanwhile (delivered records deleted)."""
     filler = Path(directory) / ".filler"  # hidden: Output() skips dot files
-    with open(filler, "wb") as f:
+    with open(filler, "ab") as f:
         try:
             while True:
                 f.write(b"\0" * 65536)

@@ -45,7 +45,7 @@ def test_disk_full_pauses_tcp_counts_udp_drops_and_resumes(relays, dirs, tmp_pat
             filler = C.fill(small)
 
             # Full: TCP senders block (the relay stops reading), UDP is dropped and counted.
-            C.poll(lambda: tcp_paused(senders, r, before["tcp_read_pauses"]),
+            C.poll(lambda: C.fill(small) and tcp_paused(senders, r, before["tcp_read_pauses"]),
                    what="TCP reading to pause")
             if full == "spool":
                 c = C.poll(lambda: (lambda c: c if c["spool_write_errors"] > 0 else None)(
