@@ -8,15 +8,15 @@ stalls; event timestamps and object keys follow the wall clock, faked offset inc
 
 import datetime
 import glob
-import json
 import re
-import socket
+import subprocess
 import time
 import urllib.request
 
 import chaos as C
 import relay as R
 
+UTC = datetime.timezone.utc
 HOUR = 3600
 DAY = 86400
 # Slack for the event timestamps: the relay reads the clock once per read call.
@@ -85,6 +85,33 @@ class Phase:
         self.after = time.time()
 
 
+def faketime_env(lib, offset_file):
+    return {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(offset_file),
+            "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
+def test_faketime_offset_file_moves_the_wall_clock_only(tmp_path):
+    """The mechanism the clock test relies on, in a process of its own: the offset file is
+    read on every call, the wall clock moves with it, the monotonic clock does not."""
+    [lib] = glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1")
+    offset_file = tmp_path / "faketime"
+    offset_file.write_text(f"-{HOUR}\n")
+    script = ("import pathlib, sys, time\n"
+              "a = (time.time(), time.monotonic())\n"
+              f"pathlib.Path({str(offset_file)!r}).write_text('+{DAY}\\n')\n"
+              "b = (time.time(), time.monotonic())\n"
+              "print(*a, *b)\n")
+    before = (time.time(), time.monotonic())
+    out = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True,
+                         env=dict(faketime_env(lib, offset_file), PATH="/usr/bin:/bin"),
+                         timeout=30, check=True).stdout
+    after = (time.time(), time.monotonic())
+    wall_a, mono_a, wall_b, mono_b = (float(x) for x in out.split())
+    assert before[0] - HOUR - 1 <= wall_a <= after[0] - HOUR + 1, (before, wall_a)
+    assert before[0] + DAY - 1 <= wall_b <= after[0] + DAY + 1, (before, wall_b)
+    assert before[1] <= mono_a <= mono_b <= after[1], (before, mono_a, mono_b, after)
+
+
 def test_wall_clock_jumps_back_an_hour_and_forward_a_day(relays, dirs, tmp_path):
     [lib] = glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1")
     offset_file = tmp_path / "faketime"
@@ -96,8 +123,7 @@ def test_wall_clock_jumps_back_an_hour_and_forward_a_day(relays, dirs, tmp_path)
     r = relays.start(
         tcp=[tcp], udp=[udp], flush_interval="1",
         extra=["--prometheus-port", str(prometheus), "--prometheus-address", "127.0.0.1"],
-        env={"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(offset_file),
-             "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"})
+        env=faketime_env(lib, offset_file))
     id_re = re.compile(r"id=(\S+) ")
     seen = tmp_path / "seen"
     seen.mkdir()
@@ -117,55 +143,70 @@ def test_wall_clock_jumps_back_an_hour_and_forward_a_day(relays, dirs, tmp_path)
             assert lo <= e["timestamp"] <= hi, (
                 f"event time {e['timestamp']} outside [{lo}, {hi}] at offset {offset}")
             # The key is the delivery time, between the send and now, on the faked clock.
-            hours = {f"{datetime.datetime.fromtimestamp(t + key_offset, datetime.timezone.utc):%Y/%m/%d/%H}/"
+            hours = {f"{datetime.datetime.fromtimestamp(t + key_offset, UTC):%Y/%m/%d/%H}/"
                      for t in (phase.before, time.time())}
             assert any(h in key for h in hours), (key, hours)
 
+    sent = 0
+
+    def read_all(phase):
+        """Waits until the relay has read every message so far, so that a clock step written
+        next cannot fall in the middle of a phase."""
+        nonlocal sent
+        phase.sent()
+        sent += len(phase.ids)
+        C.poll(lambda: r.counters_now()["messages_received"] >= sent,
+               what=f"the relay to read {sent} messages")
+
     # Before any jump.
     p0 = Phase("c0", tcp, udp)
-    p0.sent()
+    read_all(p0)
     check(p0, 0)
     set_aside(dirs.out, seen)
 
-    # Back an hour while messages sit in the flush buffers and delivery is failing: the
-    # buffers still flush after --flush-interval (monotonic), and the backoff, paused when the
-    # clock moved, still ends within its 20 s cap once the output directory works again.
+    # Back an hour while delivery is failing with backoff (p1 spooled, waiting for it) and while
+    # messages sit in the flush buffers (p2, read just before the step, flushed 1 s after
+    # it): the backoff still ends within its 20 s cap once the output directory works again,
+    # and the buffers still flush after --flush-interval, both timed by the monotonic clock.
     blockers = block(dirs.out, 0)
     p1 = Phase("c1", tcp, udp)
+    read_all(p1)
     failures = r.counters_now()["delivery_failures"]
     C.poll(lambda: r.counters_now()["delivery_failures"] >= failures + 5,
            what="delivery failing with backoff")
-    offset_file.write_text(f"-{HOUR}\n")
-    p1.sent()
     p2 = Phase("c2", tcp, udp)
-    p2.sent()
+    read_all(p2)
+    offset_file.write_text(f"-{HOUR}\n")
+    p3 = Phase("c3", tcp, udp)
+    read_all(p3)
     for b in blockers:
         b.unlink()
-    # p1's messages were received before the jump, p2's after: each keeps its own clock.
+    # Each message keeps the wall-clock time it was read at; delivery is after the step.
     check(p1, 0, key_offset=-HOUR)
-    check(p2, -HOUR)
+    check(p2, 0, key_offset=-HOUR)
+    check(p3, -HOUR)
     set_aside(dirs.out, seen)
 
     # Forward a day, with records spooled and delivery failing: the spool's age (readiness,
-    # kinesyslog_spool_age) is measured by the monotonic clock for this run's records, so it
-    # does not report a day-old backlog.
+    # kinesyslog_spool_age) is measured by the monotonic clock, so it does not report a
+    # backlog written seconds ago as a day old.
     blockers = block(dirs.out, -HOUR) + block(dirs.out, DAY)
-    p3 = Phase("c3", tcp, udp)
-    p3.sent()
+    p4 = Phase("c4", tcp, udp)
+    read_all(p4)
     C.poll(lambda: spool_age(prometheus) > 0, what="records spooled")
     offset_file.write_text(f"+{DAY}\n")
-    p4 = Phase("c4", tcp, udp)
-    p4.sent()
+    p5 = Phase("c5", tcp, udp)
+    read_all(p5)
     age = spool_age(prometheus)
     assert age < 600, f"spool age {age} s after the clock jumped a day forward"
     for b in blockers:
         b.unlink()
-    check(p3, -HOUR, key_offset=DAY)
-    check(p4, DAY)
+    check(p4, -HOUR, key_offset=DAY)
+    check(p5, DAY)
 
     # Nothing stalled and nothing was lost or doubled.
     assert r.stop() == 0, r.stderr[-3000:]
     ids = [id_re.search(e["message"]).group(1) for _, e in faked_events(dirs.out, seen)]
-    assert len(ids) == len(set(ids)) == 5 * 200
+    assert len(ids) == len(set(ids)) == sent == 6 * 200
     c = r.counters()
     assert c["delivery_failures"] > 0, c

@@ -16,7 +16,6 @@ import urllib.request
 import pytest
 
 import chaos as C
-import firehose_standin as F
 import relay as R
 
 LANES = 8  # requests in flight per stream (docs/design.md "Delivery to Firehose")
