@@ -162,9 +162,11 @@ def test_firehose_fault_loses_nothing_memory_bounded_backoff_visible(relays, fir
     else:
         assert dupes == 0 and not lost_copies, (mode, dupes)
 
-    # Bounded memory while the fault lasted and messages kept coming.
-    assert rss_max - rss0 <= RSS_GROWTH_KIB, (
-        f"RSS grew by {rss_max - rss0} KiB during the {mode} fault")
+    # Bounded memory while the fault lasted and messages kept coming (a sanitizer build's
+    # shadow memory and quarantine multiply RSS: there only the rest is checked).
+    if getattr(R, "SANITIZER", None) is None:
+        assert rss_max - rss0 <= RSS_GROWTH_KIB, (
+            f"RSS grew by {rss_max - rss0} KiB during the {mode} fault")
     # Bounded request rate: backoff, not a tight loop.
     if mode == "blackhole":
         # One request per lane until the timeout, then the retries after it.
