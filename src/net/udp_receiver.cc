@@ -10,18 +10,17 @@
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/listen_socket.h"
-#include "net/worker.h"
+#include "net/worker_context.h"
 #include "proto/gelf/gelf_event.h"
 #include "proto/syslog/datagram.h"
 #include "proto/syslog/syslog_event.h"
-#include "util/clock.h"
 
 namespace kinesyslog::net {
 
-UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
+UdpReceiver::UdpReceiver(WorkerContext& worker, int fd, uint16_t port, bool ipv6)
     : worker_(worker),
       socket_(worker.io(), ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd),
-      coalesceTimer_(worker.io()),
+      coalesceTimer_(worker.makeTimer()),
       port_(port),
       counters_(metrics::listeners().add("udp", port)),
       group_(worker.groupFor(port)),
@@ -33,7 +32,7 @@ UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
       gelf_(worker.options().gelf
                 ? std::make_unique<gelf::GelfDatagramDecoder>(worker.options().maxMessageSize)
                 : nullptr),
-      expiryTimer_(worker.io()) {
+      expiryTimer_(worker.makeTimer()) {
   // The kernel then reports, with each datagram, how many it dropped on this socket because
   // its buffer was full, so those losses are counted too (docs/design.md "Spool and delivery":
   // nothing is dropped silently).
@@ -58,8 +57,8 @@ void UdpReceiver::readAndRearm() {
     // A passing backlog: leave the datagrams in the socket buffer (megabytes) until the
     // encoders catch up, rather than reading them only to drop them.
     metrics::counters().add(metrics::Counter::kUdpReadPauses);
-    coalesceTimer_.expires_after(kPauseRecheck);
-    coalesceTimer_.async_wait([this](const std::error_code& error) {
+    coalesceTimer_.expiresAfter(kPauseRecheck);
+    coalesceTimer_.asyncWait([this](const std::error_code& error) {
       if (error || !socket_.is_open()) return;
       readAndRearm();
     });
@@ -74,8 +73,8 @@ void UdpReceiver::readAndRearm() {
     return;
   }
   // Traffic is flowing but thinly: collect a fuller batch before the next read.
-  coalesceTimer_.expires_after(kCoalesce);
-  coalesceTimer_.async_wait([this](const std::error_code& error) {
+  coalesceTimer_.expiresAfter(kCoalesce);
+  coalesceTimer_.asyncWait([this](const std::error_code& error) {
     if (error || !socket_.is_open()) return;
     readAndRearm();
   });
@@ -101,9 +100,9 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
         ::recvmmsg(socket_.native_handle(), headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (received <= 0) {
       if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        metrics::problems().report(metrics::Problem::kConnectionError,
-                                   SystemClock::instance().monotonicMicros(),
-                                   std::string("UDP receive: ") + std::strerror(errno));
+        worker_.problems().report(metrics::Problem::kConnectionError,
+                                  worker_.clock().monotonicMicros(),
+                                  std::string("UDP receive: ") + std::strerror(errno));
       }
       result.dry = true;
       return result;
@@ -113,13 +112,12 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
     countKernelDrops(headers_[received - 1].msg_hdr);
     if (worker_.backpressure().spoolFull()) {
       counters.add(Counter::kUdpDropped, static_cast<uint64_t>(received));
-      metrics::problems().report(metrics::Problem::kUdpDroppedSpoolFull,
-                                 SystemClock::instance().monotonicMicros(),
-                                 "spool full; datagrams dropped");
+      worker_.problems().report(metrics::Problem::kUdpDroppedSpoolFull,
+                                worker_.clock().monotonicMicros(), "spool full; datagrams dropped");
       continue;
     }
-    const int64_t receiveMicros = SystemClock::instance().nowMicros();
-    const int64_t monotonic = SystemClock::instance().monotonicMicros();
+    const int64_t receiveMicros = worker_.clock().nowMicros();
+    const int64_t monotonic = worker_.clock().monotonicMicros();
     uint64_t messages = 0, bytes = 0, truncated = 0, rewritten = 0;
     for (int i = 0; i < received; ++i) {
       const msghdr& header = headers_[i].msg_hdr;
@@ -155,8 +153,8 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
     counters.add(Counter::kMessagesRewritten, rewritten);
     if (truncated > 0) {
       counters.add(Counter::kMessagesTruncated, truncated);
-      metrics::problems().report(metrics::Problem::kMessageTruncated, monotonic,
-                                 "UDP message longer than --max-message-size from " + lastSource_);
+      worker_.problems().report(metrics::Problem::kMessageTruncated, monotonic,
+                                "UDP message longer than --max-message-size from " + lastSource_);
     }
     if (gelf_) publishGelfCounters(monotonic);
     if (received < static_cast<int>(kBatch)) {
@@ -197,7 +195,7 @@ void UdpReceiver::publishGelfCounters(int64_t monotonic) {
   using metrics::Counter;
   using metrics::Problem;
   auto& counters = metrics::counters();
-  auto& problems = metrics::problems();
+  auto& problems = worker_.problems();
   // One counter and one problem kind per decision; the problem log keeps a flood to one line
   // per kind per 10 s. The source named is the last one of the batch.
   auto publish = [&](Counter counter, uint64_t delta, Problem problem, std::string_view detail) {
@@ -251,12 +249,11 @@ void UdpReceiver::scheduleExpiry() {
   // Deadlines only grow as sets arrive, so a timer armed for an earlier one still comes first.
   if (armedDeadline_ != 0 && armedDeadline_ <= *deadline) return;
   armedDeadline_ = *deadline;
-  expiryTimer_.expires_at(
-      std::chrono::steady_clock::time_point(std::chrono::microseconds(*deadline)));
-  expiryTimer_.async_wait([this](const std::error_code& error) {
+  expiryTimer_.expiresAtMonotonic(*deadline);
+  expiryTimer_.asyncWait([this](const std::error_code& error) {
     if (error) return;  // cancelled: shutting down, or re-armed earlier
     armedDeadline_ = 0;
-    const int64_t now = SystemClock::instance().monotonicMicros();
+    const int64_t now = worker_.clock().monotonicMicros();
     gelf_->expire(now);
     publishGelfCounters(now);
   });
@@ -273,11 +270,11 @@ void UdpReceiver::countKernelDrops(const msghdr& header) {
     kernelDropsSeen_ = total;
     if (dropped == 0) return;
     metrics::counters().add(metrics::Counter::kUdpKernelDropped, dropped);
-    metrics::problems().report(metrics::Problem::kUdpKernelDropped,
-                               SystemClock::instance().monotonicMicros(),
-                               fmt::format("the kernel dropped {} datagrams on port {}: socket "
-                                           "buffer full (net.core.rmem_max limits SO_RCVBUF)",
-                                           dropped, port_));
+    worker_.problems().report(metrics::Problem::kUdpKernelDropped,
+                              worker_.clock().monotonicMicros(),
+                              fmt::format("the kernel dropped {} datagrams on port {}: socket "
+                                          "buffer full (net.core.rmem_max limits SO_RCVBUF)",
+                                          dropped, port_));
     return;
   }
 }
@@ -289,7 +286,7 @@ void UdpReceiver::drainAndClose() {
   if (gelf_) {
     // Sets still incomplete can no longer complete: dropped and counted as expired.
     expiryTimer_.cancel();
-    const int64_t now = SystemClock::instance().monotonicMicros();
+    const int64_t now = worker_.clock().monotonicMicros();
     gelf_->expire(std::numeric_limits<int64_t>::max());
     publishGelfCounters(now);
   }

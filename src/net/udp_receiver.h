@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <asio/ip/udp.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,11 +10,12 @@
 #include <vector>
 
 #include "metrics/listener_counters.h"
+#include "net/loop_timer.h"
 #include "proto/gelf/gelf_datagram.h"
 
 namespace kinesyslog::net {
 
-class Worker;
+class WorkerContext;
 
 // One UDP socket of one worker. Reads datagrams in batches with recvmmsg (docs/design.md "Threads
 // and memory"): one syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram
@@ -26,7 +26,7 @@ class Worker;
 // every chunk of one address reaches this receiver.
 class UdpReceiver {
  public:
-  UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6);
+  UdpReceiver(WorkerContext& worker, int fd, uint16_t port, bool ipv6);
   void start();
   // Shutdown: reads what the kernel still holds, then closes the socket.
   void drainAndClose();
@@ -58,9 +58,9 @@ class UdpReceiver {
   static constexpr auto kPauseRecheck = std::chrono::milliseconds(2);
   static constexpr size_t kDatagramBytes = 65536;  // the largest UDP payload fits
 
-  Worker& worker_;
+  WorkerContext& worker_;
   asio::ip::udp::socket socket_;
-  asio::steady_timer coalesceTimer_;
+  LoopTimer coalesceTimer_;
   uint16_t port_;
   std::shared_ptr<metrics::ListenerCounters> counters_;
   std::string group_;
@@ -81,7 +81,7 @@ class UdpReceiver {
     uint64_t invalidJson = 0, missingFields = 0, invalidTimestamp = 0, oversize = 0, empty = 0;
   };
   std::unique_ptr<gelf::GelfDatagramDecoder> gelf_;  // --gelf only
-  asio::steady_timer expiryTimer_;
+  LoopTimer expiryTimer_;
   int64_t armedDeadline_ = 0;  // the deadline expiryTimer_ waits for; 0: not armed
   GelfTallies gelfTallies_;
   gelf::ChunkCounters chunksReported_{};
