@@ -1,16 +1,9 @@
 #include "aws/credential_providers.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <simdjson.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -19,9 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include "aws/credential_process.h"
 #include "aws/iso8601.h"
-
-extern char** environ;
 
 namespace kinesyslog::aws {
 
@@ -167,127 +159,6 @@ std::string excerpt(std::string_view text) {
   std::string line = trimmed(text.substr(0, text.find('\n')));
   if (line.size() > 200) line = line.substr(0, 200) + "...";
   return line;
-}
-
-// ---- credential_process --------------------------------------------------------------------
-
-struct ProcessResult {
-  int exitStatus = -1;  // waitpid status
-  bool timedOut = false;
-  bool outputTooLarge = false;
-  std::string out;
-  std::string err;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-// Runs `command` with /bin/sh -c in its own process group (so a timeout can kill whatever it
-// started), stdin from /dev/null, and collects stdout and stderr. posix_spawn rather than
-// fork: the relay is multi-threaded.
-ProcessResult runShell(const std::string& command, std::chrono::milliseconds timeout,
-                       size_t maxOutput, const std::string& profile) {
-  std::array<int, 2> outPipe{-1, -1};
-  std::array<int, 2> errPipe{-1, -1};
-  if (::pipe2(outPipe.data(), O_CLOEXEC) != 0) {
-    throw CredentialsError("profile '" + profile +
-                           "': credential_process: pipe: " + std::strerror(errno));
-  }
-  Fd outRead(outPipe[0]);
-  Fd outWrite(outPipe[1]);
-  if (::pipe2(errPipe.data(), O_CLOEXEC) != 0) {
-    throw CredentialsError("profile '" + profile +
-                           "': credential_process: pipe: " + std::strerror(errno));
-  }
-  Fd errRead(errPipe[0]);
-  Fd errWrite(errPipe[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, outWrite.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, errWrite.get(), 2);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  // The relay blocks signals in its threads and handles SIGTERM itself; the child must start
-  // with a clean mask and default handlers.
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  sigset_t all;
-  sigfillset(&all);
-  posix_spawnattr_setsigdefault(&attributes, &all);
-
-  std::string shell = "/bin/sh";
-  std::string dashC = "-c";
-  std::string commandCopy = command;
-  std::array<char*, 4> argv{shell.data(), dashC.data(), commandCopy.data(), nullptr};
-  pid_t pid = -1;
-  const int spawnError =
-      ::posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  if (spawnError != 0) {
-    throw CredentialsError("profile '" + profile +
-                           "': credential_process cannot start: " + std::strerror(spawnError));
-  }
-  outWrite.reset();
-  errWrite.reset();
-
-  ProcessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  constexpr size_t kMaxStderr = 4096;
-  std::array<char, 4096> buffer{};
-  while (outRead.get() >= 0 || errRead.get() >= 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      result.timedOut = true;
-      break;
-    }
-    std::array<pollfd, 2> fds{pollfd{outRead.get(), POLLIN, 0}, pollfd{errRead.get(), POLLIN, 0}};
-    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready < 0) break;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      Fd& fd = i == 0 ? outRead : errRead;
-      const ssize_t got = ::read(fd.get(), buffer.data(), buffer.size());
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        fd.reset();
-        continue;
-      }
-      std::string& sink = i == 0 ? result.out : result.err;
-      const size_t cap = i == 0 ? maxOutput : kMaxStderr;
-      const size_t keep = std::min(static_cast<size_t>(got), cap - std::min(cap, sink.size()));
-      sink.append(buffer.data(), keep);
-      if (i == 0 && keep < static_cast<size_t>(got)) result.outputTooLarge = true;
-    }
-    if (result.outputTooLarge) break;
-  }
-  if (result.timedOut || result.outputTooLarge) ::kill(-pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exitStatus = status;
-  return result;
 }
 
 // ---- container endpoint --------------------------------------------------------------------
@@ -690,100 +561,7 @@ std::optional<Credentials> ContainerProvider::load() {
                          std::to_string(kAttempts) + " attempts: " + lastError);
 }
 
-// ---- IMDS ----------------------------------------------------------------------------------
-
-ImdsSettings imdsSettings(const EnvLookup& env, const Profile& profile) {
-  ImdsSettings settings;
-  auto value = [&](const std::string& envName,
-                   const std::string& key) -> std::optional<std::string> {
-    if (std::optional<std::string> fromEnv = envValue(env, envName)) return fromEnv;
-    return profile.get(key);
-  };
-  settings.disabled = lowercase(envValue(env, "AWS_EC2_METADATA_DISABLED").value_or("")) == "true";
-  settings.v1Disabled =
-      lowercase(value("AWS_EC2_METADATA_V1_DISABLED", "ec2_metadata_v1_disabled").value_or("")) ==
-      "true";
-  if (const std::optional<std::string> endpoint =
-          value("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ec2_metadata_service_endpoint")) {
-    settings.endpoint = *endpoint;
-  } else if (lowercase(value("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-                             "ec2_metadata_service_endpoint_mode")
-                           .value_or("")) == "ipv6") {
-    settings.endpoint = "http://[fd00:ec2::254]";
-  }
-  if (const std::optional<std::string> timeout =
-          value("AWS_METADATA_SERVICE_TIMEOUT", "metadata_service_timeout")) {
-    double seconds = 0;
-    const auto [ptr, ec] =
-        std::from_chars(timeout->data(), timeout->data() + timeout->size(), seconds);
-    if (ec == std::errc() && ptr == timeout->data() + timeout->size() && seconds > 0 &&
-        seconds <= 3600) {
-      settings.timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-    }
-  }
-  if (const std::optional<std::string> attempts =
-          value("AWS_METADATA_SERVICE_NUM_ATTEMPTS", "metadata_service_num_attempts")) {
-    int count = 0;
-    const auto [ptr, ec] =
-        std::from_chars(attempts->data(), attempts->data() + attempts->size(), count);
-    if (ec == std::errc() && ptr == attempts->data() + attempts->size() && count >= 1 &&
-        count <= 10) {
-      settings.attempts = count;
-    }
-  }
-  return settings;
-}
-
-ImdsClient::ImdsClient(HttpClient& http, ImdsSettings settings)
-    : http_(http), settings_(std::move(settings)) {}
-
-std::string ImdsClient::url(std::string_view path) const {
-  std::string out = settings_.endpoint;
-  if (out.empty() || out.back() != '/') out += '/';
-  out += path;
-  return out;
-}
-
-HttpResponse ImdsClient::send(HttpRequest request) {
-  request.timeout = settings_.timeout;
-  return http_.send(request);
-}
-
-std::optional<std::string> ImdsClient::get(std::string_view path) {
-  if (settings_.disabled || !usable_) return std::nullopt;
-  if (!tokenTried_) {
-    tokenTried_ = true;
-    HttpRequest put;
-    put.method = "PUT";
-    put.url = url("latest/api/token");
-    put.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", std::string(kTokenTtlSeconds));
-    for (int attempt = 0; attempt < settings_.attempts; ++attempt) {
-      const HttpResponse response = send(put);
-      if (response.status == 200) {
-        token_ = response.body;
-        break;
-      }
-      if (response.status == 403 || response.status == 404 || response.status == 405) break;
-      if (response.status == 400) {
-        usable_ = false;
-        return std::nullopt;
-      }
-    }
-    if (!token_ && settings_.v1Disabled) {
-      usable_ = false;
-      return std::nullopt;
-    }
-  }
-  HttpRequest request;
-  request.method = "GET";
-  request.url = url(path);
-  if (token_) request.headers.emplace_back("X-aws-ec2-metadata-token", *token_);
-  for (int attempt = 0; attempt < settings_.attempts; ++attempt) {
-    HttpResponse response = send(request);
-    if (response.status == 200 && !response.body.empty()) return std::move(response.body);
-  }
-  return std::nullopt;
-}
+// ---- InstanceMetadataProvider ------------------------------------------------------------
 
 InstanceMetadataProvider::InstanceMetadataProvider(HttpClient& http, ImdsSettings settings)
     : http_(http), settings_(std::move(settings)) {}

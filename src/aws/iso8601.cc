@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "proto/syslog/local_zone.h"
+#include "util/calendar.h"
 
 namespace kinesyslog::aws {
 namespace {
@@ -53,8 +53,8 @@ std::optional<int64_t> parseIso8601Micros(std::string_view text) {
     return std::nullopt;
   }
   if (month < 1 || month > 12 || day < 1 ||
-      static_cast<unsigned>(day) > syslog::daysInMonth(year, static_cast<unsigned>(month)) ||
-      hour > 23 || minute > 59 || second > 60) {
+      static_cast<unsigned>(day) > daysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
+      minute > 59 || second > 60) {
     return std::nullopt;
   }
 
@@ -89,10 +89,10 @@ std::optional<int64_t> parseIso8601Micros(std::string_view text) {
   if (!text.empty()) return std::nullopt;
 
   const int64_t days =
-      syslog::daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t seconds = days * syslog::kSecondsPerDay + hour * 3600 + minute * 60 +
-                          std::min(second, 59) - offsetSeconds;
-  return seconds * syslog::kMicrosPerSecond + fractionMicros;
+      daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds =
+      days * kSecondsPerDay + hour * 3600 + minute * 60 + std::min(second, 59) - offsetSeconds;
+  return seconds * kMicrosPerSecond + fractionMicros;
 }
 
 }  // namespace kinesyslog::aws

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
-#include "aws/credential_providers.h"
 #include "aws/http_client.h"
+#include "aws/imds_client.h"
 #include "aws/profile_config.h"
 
 namespace kinesyslog::aws {

@@ -11,8 +11,6 @@
 
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
-#include "net/worker.h"
-#include "util/clock.h"
 
 namespace kinesyslog::net {
 
@@ -41,20 +39,20 @@ std::string seconds(std::chrono::milliseconds d) {
 
 }  // namespace
 
-ProxyPreface::ProxyPreface(Worker& worker, asio::ip::tcp::socket socket, std::string realPeer,
-                           uint16_t port, Handoff handoff)
+ProxyPreface::ProxyPreface(WorkerContext& worker, asio::ip::tcp::socket socket,
+                           std::string realPeer, uint16_t port, Handoff handoff)
     : worker_(worker),
       socket_(std::move(socket)),
       realPeer_(std::move(realPeer)),
       port_(port),
       handoff_(std::move(handoff)),
-      timer_(worker.io()) {}
+      timer_(worker.makeTimer()) {}
 
 void ProxyPreface::start() {
   std::error_code ignored;
   socket_.non_blocking(true, ignored);
-  timer_.expires_after(worker_.options().proxyHeaderTimeout);
-  timer_.async_wait([self = shared_from_this()](const std::error_code& error) {
+  timer_.expiresAfter(worker_.options().proxyHeaderTimeout);
+  timer_.asyncWait([self = shared_from_this()](const std::error_code& error) {
     if (error || self->finished_) return;
     self->onTimeout();
   });
@@ -165,8 +163,8 @@ void ProxyPreface::accept() {
 
 void ProxyPreface::onTimeout() {
   metrics::counters().add(metrics::Counter::kProxyHeaderTimeouts);
-  metrics::problems().report(
-      metrics::Problem::kProxyHeaderTimeout, SystemClock::instance().monotonicMicros(),
+  worker_.problems().report(
+      metrics::Problem::kProxyHeaderTimeout, worker_.clock().monotonicMicros(),
       fmt::format("{} on port {}: no complete PROXY header within {} ({} bytes received); closed",
                   realPeer_, port_, seconds(worker_.options().proxyHeaderTimeout), peeked_));
   finish();
@@ -174,9 +172,9 @@ void ProxyPreface::onTimeout() {
 
 void ProxyPreface::reject(std::string reason) {
   metrics::counters().add(metrics::Counter::kProxyHeadersRejected);
-  metrics::problems().report(metrics::Problem::kProxyHeaderRejected,
-                             SystemClock::instance().monotonicMicros(),
-                             fmt::format("{} on port {}: {}; closed", realPeer_, port_, reason));
+  worker_.problems().report(metrics::Problem::kProxyHeaderRejected,
+                            worker_.clock().monotonicMicros(),
+                            fmt::format("{} on port {}: {}; closed", realPeer_, port_, reason));
   finish();
 }
 

@@ -1,18 +1,17 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "net/loop_timer.h"
+#include "net/worker_context.h"
 #include "proto/proxy/proxy_header_parser.h"
 
 namespace kinesyslog::net {
-
-class Worker;
 
 // The first stage of a connection on a --proxy-protocol port: reads the PROXY v1/v2 header and
 // nothing else, then hands the socket on with the address its records are filed under (the
@@ -21,16 +20,17 @@ class Worker;
 // TLS ClientHello on a TLS port) is still in the socket for the next stage. A connection whose
 // header is missing, malformed, truncated or later than the timeout is closed and counted; at
 // shutdown a preface still waiting is closed (it has delivered nothing).
-class ProxyPreface final : public std::enable_shared_from_this<ProxyPreface> {
+class ProxyPreface final : public std::enable_shared_from_this<ProxyPreface>,
+                           public PendingConnection {
  public:
   // Receives the socket positioned just after the header, and the connection's source address.
   using Handoff = std::function<void(asio::ip::tcp::socket socket, std::string source)>;
 
-  ProxyPreface(Worker& worker, asio::ip::tcp::socket socket, std::string realPeer, uint16_t port,
-               Handoff handoff);
+  ProxyPreface(WorkerContext& worker, asio::ip::tcp::socket socket, std::string realPeer,
+               uint16_t port, Handoff handoff);
   void start();
   // Shutdown: close without handing off.
-  void abandon();
+  void abandon() override;
 
  private:
   void waitReadable();
@@ -41,13 +41,13 @@ class ProxyPreface final : public std::enable_shared_from_this<ProxyPreface> {
   // Closes the socket unless handed off, and lets the worker release this preface.
   void finish();
 
-  Worker& worker_;
+  WorkerContext& worker_;
   asio::ip::tcp::socket socket_;
   std::string realPeer_;
   uint16_t port_;
   Handoff handoff_;
   proxy::ProxyHeaderParser parser_;
-  asio::steady_timer timer_;
+  LoopTimer timer_;
   size_t peeked_ = 0;  // bytes of the stream already fed to the parser
   bool lowWaterRaised_ = false;
   bool finished_ = false;

@@ -3,7 +3,7 @@
 #include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
-#include "net/worker.h"
+#include "net/worker_context.h"
 #include "proto/gelf/gelf_event.h"
 #include "proto/gelf/gelf_stream_framer.h"
 #include "proto/syslog/stream_framer.h"
@@ -20,7 +20,7 @@ using metrics::Problem;
 // builder (docs/design.md "Inputs", TCP and TLS, syslog).
 class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameSink {
  public:
-  SyslogStreamProtocol(Worker& worker, std::string group)
+  SyslogStreamProtocol(WorkerContext& worker, std::string group)
       : worker_(worker), group_(std::move(group)), framer_(worker.options().maxMessageSize) {}
 
   void feed(std::string_view bytes, const StreamRead& read) override {
@@ -60,23 +60,23 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
       counters.add(Counter::kMessagesTruncated, now.truncated - reported_.truncated);
     }
     if (now.truncated - reported_.truncated > cuts) {
-      metrics::problems().report(
+      worker_.problems().report(
           Problem::kMessageTruncated, read.monotonicNow,
           "TCP message longer than --max-message-size from " + std::string(source));
     }
     if (cuts > 0) {
       counters.add(Counter::kPartialBudgetCuts, cuts);
-      metrics::problems().report(Problem::kPartialBudgetCut, read.monotonicNow,
-                                 "the partial message from " + std::string(source) +
-                                     " delivered truncated to make room; the rest of its frame "
-                                     "discarded");
+      worker_.problems().report(Problem::kPartialBudgetCut, read.monotonicNow,
+                                "the partial message from " + std::string(source) +
+                                    " delivered truncated to make room; the rest of its frame "
+                                    "discarded");
     }
     if (now.incomplete != reported_.incomplete) {
       counters.add(Counter::kFramesIncomplete, now.incomplete - reported_.incomplete);
-      metrics::problems().report(Problem::kFrameIncomplete, read.monotonicNow,
-                                 std::string(source) +
-                                     " closed the connection mid-message; delivered what "
-                                     "arrived");
+      worker_.problems().report(Problem::kFrameIncomplete, read.monotonicNow,
+                                std::string(source) +
+                                    " closed the connection mid-message; delivered what "
+                                    "arrived");
     }
     counters.add(Counter::kFramesEmpty, now.emptySkipped - reported_.emptySkipped);
     counters.add(Counter::kBytesDiscarded, now.discardedBytes - reported_.discardedBytes);
@@ -97,7 +97,7 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
     batcher.committed(appended.bytes);
   }
 
-  Worker& worker_;
+  WorkerContext& worker_;
   std::string group_;
   syslog::StreamFramer framer_;
   const StreamRead* read_ = nullptr;  // the read being framed, during feed() and finish()
@@ -111,7 +111,7 @@ class SyslogStreamProtocol final : public StreamProtocol, private syslog::FrameS
 // out), so frames are taken as they are.
 class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameSink {
  public:
-  GelfStreamProtocol(Worker& worker, std::string group)
+  GelfStreamProtocol(WorkerContext& worker, std::string group)
       : worker_(worker), group_(std::move(group)), framer_(worker.options().maxMessageSize) {}
 
   void feed(std::string_view bytes, const StreamRead& read) override {
@@ -132,7 +132,7 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
 
   void publishCounters(const StreamRead& read) override {
     auto& counters = metrics::counters();
-    auto& problems = metrics::problems();
+    auto& problems = worker_.problems();
     const gelf::GelfFramerCounters& now = framer_.counters();
     const std::string_view source = read.source;
     if (messages_ > 0) {
@@ -201,7 +201,7 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
     batcher.committed(appended.bytes);
   }
 
-  Worker& worker_;
+  WorkerContext& worker_;
   std::string group_;
   gelf::GelfStreamFramer framer_;
   const StreamRead* read_ = nullptr;  // the read being framed, during feed() and finish()
@@ -211,7 +211,7 @@ class GelfStreamProtocol final : public StreamProtocol, private gelf::GelfFrameS
 
 }  // namespace
 
-std::unique_ptr<StreamProtocol> makeStreamProtocol(Worker& worker, std::string group) {
+std::unique_ptr<StreamProtocol> makeStreamProtocol(WorkerContext& worker, std::string group) {
   if (worker.options().gelf) {
     return std::make_unique<GelfStreamProtocol>(worker, std::move(group));
   }

@@ -12,7 +12,7 @@ class ListenerCounters;
 
 namespace kinesyslog::net {
 
-class Worker;
+class WorkerContext;
 
 // When and from whom the bytes handed to a StreamProtocol were read.
 struct StreamRead {
@@ -47,7 +47,8 @@ class StreamProtocol {
   virtual void publishCounters(const StreamRead& read) = 0;
 };
 
-// The protocol for a connection accepted by `worker` on a port whose log group is `group`.
-std::unique_ptr<StreamProtocol> makeStreamProtocol(Worker& worker, std::string group);
+// The protocol for a connection accepted by the worker of `worker` on a port whose log group is
+// `group`.
+std::unique_ptr<StreamProtocol> makeStreamProtocol(WorkerContext& worker, std::string group);
 
 }  // namespace kinesyslog::net

@@ -8,8 +8,6 @@
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/tls_session.h"
-#include "net/worker.h"
-#include "util/clock.h"
 
 namespace kinesyslog::net {
 
@@ -20,8 +18,9 @@ constexpr int kReadsPerWakeup = 4;
 constexpr auto kPauseRecheck = std::chrono::milliseconds(20);
 }  // namespace
 
-TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
-                             const std::string& group, std::shared_ptr<const TlsContext> tls,
+TcpConnection::TcpConnection(WorkerContext& worker, asio::ip::tcp::socket socket,
+                             std::string source, const std::string& group,
+                             std::shared_ptr<const TlsContext> tls,
                              metrics::ListenerCounters* listener)
     : worker_(worker),
       listener_(listener),
@@ -29,8 +28,8 @@ TcpConnection::TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::
       source_(std::move(source)),
       protocol_(makeStreamProtocol(worker, group)),
       tls_(tls ? std::make_unique<TlsSession>(std::move(tls)) : nullptr),
-      timer_(worker.io()),
-      drainTimer_(worker.io()),
+      timer_(worker.makeTimer()),
+      drainTimer_(worker.makeTimer()),
       budgetSlot_(worker.partialBudget().join(*this)) {
   metrics::counters().add(metrics::Counter::kTcpConnectionsActive);
 }
@@ -43,7 +42,7 @@ TcpConnection::~TcpConnection() {
 void TcpConnection::start() {
   std::error_code ignored;
   socket_.non_blocking(true, ignored);
-  lastDataMonotonic_ = SystemClock::instance().monotonicMicros();
+  lastDataMonotonic_ = worker_.clock().monotonicMicros();
   if (worker_.shuttingDown()) beginDrain();
   if (tls_) {
     beginHandshake();
@@ -72,8 +71,8 @@ void TcpConnection::beginHandshake() {
     return;
   }
   handshaking_ = true;
-  timer_.expires_after(worker_.options().tlsHandshakeTimeout);
-  timer_.async_wait([self = shared_from_this()](const std::error_code& error) {
+  timer_.expiresAfter(worker_.options().tlsHandshakeTimeout);
+  timer_.asyncWait([self = shared_from_this()](const std::error_code& error) {
     if (error || self->closed_ || !self->handshaking_) return;
     self->onHandshakeTimeout();
   });
@@ -81,7 +80,7 @@ void TcpConnection::beginHandshake() {
 }
 
 void TcpConnection::continueHandshake() {
-  lastDataMonotonic_ = SystemClock::instance().monotonicMicros();
+  lastDataMonotonic_ = worker_.clock().monotonicMicros();
   switch (tls_->handshake()) {
     case TlsSession::Step::kDone:
       handshaking_ = false;
@@ -106,10 +105,10 @@ void TcpConnection::continueHandshake() {
 
 void TcpConnection::onHandshakeTimeout() {
   using metrics::Counter;
-  const int64_t now = SystemClock::instance().monotonicMicros();
+  const int64_t now = worker_.clock().monotonicMicros();
   metrics::counters().add(Counter::kTlsHandshakeTimeouts);
   const auto seconds = std::chrono::duration<double>(worker_.options().tlsHandshakeTimeout);
-  metrics::problems().report(
+  worker_.problems().report(
       metrics::Problem::kTlsHandshakeTimeout, now,
       fmt::format("{}: no complete TLS handshake within {} s; closed", source_, seconds.count()));
   closeNow();
@@ -119,7 +118,7 @@ void TcpConnection::rejectHandshake() {
   using metrics::Counter;
   using metrics::Problem;
   const TlsFailure& failure = tls_->failure();
-  const int64_t now = SystemClock::instance().monotonicMicros();
+  const int64_t now = worker_.clock().monotonicMicros();
   auto& counters = metrics::counters();
   handshaking_ = false;
   switch (failure.kind) {
@@ -130,8 +129,7 @@ void TcpConnection::rejectHandshake() {
       break;
     case TlsFailureKind::kProtocol:
       counters.add(Counter::kTlsHandshakeFailures);
-      metrics::problems().report(Problem::kTlsHandshakeFailed, now,
-                                 source_ + ": " + failure.detail);
+      worker_.problems().report(Problem::kTlsHandshakeFailed, now, source_ + ": " + failure.detail);
       break;
     case TlsFailureKind::kNoCertificate:
     case TlsFailureKind::kUntrusted:
@@ -143,7 +141,7 @@ void TcpConnection::rejectHandshake() {
                    : failure.kind == TlsFailureKind::kUntrusted ? Counter::kTlsRejectedUntrusted
                    : failure.kind == TlsFailureKind::kRevoked   ? Counter::kTlsRejectedRevoked
                                                                 : Counter::kTlsRejectedPeerName);
-      metrics::problems().report(Problem::kTlsClientRejected, now, source_ + ": " + failure.detail);
+      worker_.problems().report(Problem::kTlsClientRejected, now, source_ + ": " + failure.detail);
       break;
   }
   closeNow();
@@ -151,8 +149,8 @@ void TcpConnection::rejectHandshake() {
 
 void TcpConnection::retryLater(std::chrono::milliseconds delay) {
   paused_ = true;
-  timer_.expires_after(delay);
-  timer_.async_wait([self = shared_from_this()](const std::error_code& error) {
+  timer_.expiresAfter(delay);
+  timer_.asyncWait([self = shared_from_this()](const std::error_code& error) {
     if (error || self->closed_) return;
     self->paused_ = false;
     self->onReadable();
@@ -168,8 +166,8 @@ void TcpConnection::onReadable() {
   auto& buffer = worker_.readBuffer();
   uint64_t bytes = 0;
   ReadStatus status = ReadStatus::kDrained;
-  receiveMicros_ = SystemClock::instance().nowMicros();
-  monotonicNow_ = SystemClock::instance().monotonicMicros();
+  receiveMicros_ = worker_.clock().nowMicros();
+  monotonicNow_ = worker_.clock().monotonicMicros();
   auto& budget = worker_.partialBudget();
   const size_t maxHeld = worker_.options().maxMessageSize;
   for (int i = 0; i < kReadsPerWakeup; ++i) {
@@ -195,8 +193,8 @@ void TcpConnection::onReadable() {
   if (status == ReadStatus::kPeerClosed || status == ReadStatus::kFailed) {
     if (status == ReadStatus::kFailed) {
       metrics::counters().add(metrics::Counter::kTcpConnectionErrors);
-      metrics::problems().report(metrics::Problem::kConnectionError, monotonicNow_,
-                                 source_ + ": " + readError_);
+      worker_.problems().report(metrics::Problem::kConnectionError, monotonicNow_,
+                                source_ + ": " + readError_);
     }
     close(true);
     return;
@@ -252,8 +250,8 @@ void TcpConnection::publishCounters() {
 // Called by the worker's budget during another connection's read (or before this one's): the
 // partial message goes out through the protocol's usual path, and reading goes on as before.
 void TcpConnection::cutPartial() {
-  monotonicNow_ = SystemClock::instance().monotonicMicros();
-  receiveMicros_ = SystemClock::instance().nowMicros();
+  monotonicNow_ = worker_.clock().monotonicMicros();
+  receiveMicros_ = worker_.clock().nowMicros();
   protocol_->cutPartial(currentRead());
   // The cut message is journaled before it is counted as received, like every other.
   worker_.batcher().commitJournal();
@@ -275,14 +273,14 @@ void TcpConnection::beginDrain() {
 void TcpConnection::armDrainTimer() {
   const auto idle = worker_.options().drainIdle;
   const int64_t idleMicros = std::chrono::duration_cast<std::chrono::microseconds>(idle).count();
-  const int64_t quietFor = SystemClock::instance().monotonicMicros() - lastDataMonotonic_;
+  const int64_t quietFor = worker_.clock().monotonicMicros() - lastDataMonotonic_;
   if (quietFor >= idleMicros && !paused_) {
     closeNow();
     return;
   }
-  drainTimer_.expires_after(
+  drainTimer_.expiresAfter(
       std::chrono::microseconds(std::max<int64_t>(idleMicros - quietFor, idleMicros / 10)));
-  drainTimer_.async_wait([self = shared_from_this()](const std::error_code& error) {
+  drainTimer_.asyncWait([self = shared_from_this()](const std::error_code& error) {
     if (error || self->closed_) return;
     self->armDrainTimer();
   });
@@ -290,8 +288,8 @@ void TcpConnection::armDrainTimer() {
 
 void TcpConnection::closeNow() {
   if (closed_) return;
-  monotonicNow_ = SystemClock::instance().monotonicMicros();
-  receiveMicros_ = SystemClock::instance().nowMicros();
+  monotonicNow_ = worker_.clock().monotonicMicros();
+  receiveMicros_ = worker_.clock().nowMicros();
   close(false);
 }
 

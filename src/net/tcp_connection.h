@@ -1,21 +1,22 @@
 #pragma once
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "net/loop_timer.h"
 #include "net/partial_budget.h"
 #include "net/stream_protocol.h"
+#include "net/worker_context.h"
 
 namespace kinesyslog::net {
 
-class Worker;
 class TlsContext;
 class TlsSession;
 
-// One TCP or TLS connection: reads into the worker's shared buffer (an idle connection holds
+// One TCP or TLS connection of one worker (it sees only the WorkerContext): reads into the
+// worker's shared buffer (an idle connection holds
 // no read buffer) and hands the bytes to its StreamProtocol (syslog or GELF), which frames them
 // and appends events to the worker's batches.
 // With a TLS context it is an RFC 5425 connection: a handshake stage (bounded by the handshake
@@ -24,17 +25,18 @@ class TlsSession;
 // Its partial message is charged to the worker's PartialBudget, which may cut it to make room
 // for another connection's read.
 class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
+                            public DrainableConnection,
                             private PartialBudget::Holder {
  public:
-  TcpConnection(Worker& worker, asio::ip::tcp::socket socket, std::string source,
+  TcpConnection(WorkerContext& worker, asio::ip::tcp::socket socket, std::string source,
                 const std::string& group, std::shared_ptr<const TlsContext> tls = nullptr,
                 metrics::ListenerCounters* listener = nullptr);
   ~TcpConnection();
   void start();
   // Shutdown: keep reading until the peer closes or no data arrives for the drain idle time.
-  void beginDrain();
+  void beginDrain() override;
   // Deadline passed: deliver the partial message, if any, and close now.
-  void closeNow();
+  void closeNow() override;
 
  private:
   // How one read from the byte transport (plain socket or TLS session) ended.
@@ -58,15 +60,15 @@ class TcpConnection final : public std::enable_shared_from_this<TcpConnection>,
     return StreamRead{source_, receiveMicros_, monotonicNow_, listener_};
   }
 
-  Worker& worker_;
+  WorkerContext& worker_;
   metrics::ListenerCounters* listener_;  // kept alive by metrics::listeners(); may be null
   asio::ip::tcp::socket socket_;
   std::string source_;
   std::unique_ptr<StreamProtocol> protocol_;
   std::unique_ptr<TlsSession> tls_;  // null for plain TCP
   std::string readError_;            // why the last read failed (kFailed)
-  asio::steady_timer timer_;         // handshake timeout, then backpressure rechecks
-  asio::steady_timer drainTimer_;
+  LoopTimer timer_;                  // handshake timeout, then backpressure rechecks
+  LoopTimer drainTimer_;
   PartialBudget::Slot budgetSlot_;
   bool inBudget_ = true;
   bool draining_ = false;

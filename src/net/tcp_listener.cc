@@ -9,16 +9,15 @@
 #include "net/proxy_preface.h"
 #include "net/tcp_connection.h"
 #include "net/tls_context.h"
-#include "net/worker.h"
-#include "util/clock.h"
+#include "net/worker_context.h"
 
 namespace kinesyslog::net {
 
-TcpListener::TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+TcpListener::TcpListener(WorkerContext& worker, int fd, uint16_t port, bool ipv6,
                          const TlsContextHolder* tls)
     : worker_(worker),
       acceptor_(worker.io(), ipv6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd),
-      retryTimer_(worker.io()),
+      retryTimer_(worker.makeTimer()),
       port_(port),
       group_(worker.groupFor(port)),
       tls_(tls),
@@ -56,9 +55,9 @@ void TcpListener::acceptNext() {
 
 void TcpListener::pauseAccepting(metrics::Problem kind, const std::string& detail) {
   metrics::counters().add(metrics::Counter::kTcpAcceptPauses);
-  metrics::problems().report(kind, SystemClock::instance().monotonicMicros(), detail);
-  retryTimer_.expires_after(std::chrono::milliseconds(100));
-  retryTimer_.async_wait([this](const std::error_code& e) {
+  worker_.problems().report(kind, worker_.clock().monotonicMicros(), detail);
+  retryTimer_.expiresAfter(std::chrono::milliseconds(100));
+  retryTimer_.asyncWait([this](const std::error_code& e) {
     if (!e && acceptor_.is_open()) acceptNext();
   });
 }
@@ -90,8 +89,8 @@ bool TcpListener::trustedProxy(const sockaddr* peer, socklen_t length, const std
   // logStream of its records. The caller drops the socket; with its data unread the close is a
   // reset, which tells the sender plainly.
   metrics::counters().add(metrics::Counter::kProxyUntrustedPeers);
-  metrics::problems().report(
-      metrics::Problem::kProxyUntrustedPeer, SystemClock::instance().monotonicMicros(),
+  worker_.problems().report(
+      metrics::Problem::kProxyUntrustedPeer, worker_.clock().monotonicMicros(),
       fmt::format("{} on port {}: not in --proxy-trusted; closed", source, port_));
   return false;
 }

@@ -3,25 +3,25 @@
 #include <sys/socket.h>
 
 #include <asio/ip/tcp.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
+#include "net/loop_timer.h"
 
 namespace kinesyslog::net {
 
-class Worker;
+class WorkerContext;
 class TlsContextHolder;
 
-// One listening TCP socket of one worker; hands accepted connections to the worker. With a
-// TLS context holder it is a TLS port (RFC 5425): each connection takes the context current
-// at its accept.
+// One listening TCP socket of one worker; hands accepted connections to the worker's context. With
+// a TLS context holder it is a TLS port (RFC 5425): each connection takes the context current at
+// its accept.
 class TcpListener {
  public:
-  TcpListener(Worker& worker, int fd, uint16_t port, bool ipv6,
+  TcpListener(WorkerContext& worker, int fd, uint16_t port, bool ipv6,
               const TlsContextHolder* tls = nullptr);
   void start();
   // Shutdown: accepts what is already queued (those senders have written data we owe them),
@@ -43,9 +43,9 @@ class TcpListener {
   // a connection becomes a syslog stream (a TLS port adds its handshake here, after the header).
   void handOff(asio::ip::tcp::socket socket, std::string source);
 
-  Worker& worker_;
+  WorkerContext& worker_;
   asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer retryTimer_;
+  LoopTimer retryTimer_;
   uint16_t port_;
   std::string group_;
   const TlsContextHolder* tls_;  // null: plain TCP; outlives the workers

@@ -4,36 +4,27 @@
 
 #include <cerrno>
 #include <cstring>
-#include <limits>
 
 #include "metrics/listener_counters.h"
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
 #include "net/listen_socket.h"
-#include "net/worker.h"
-#include "proto/gelf/gelf_event.h"
-#include "proto/syslog/datagram.h"
-#include "proto/syslog/syslog_event.h"
-#include "util/clock.h"
+#include "net/worker_context.h"
 
 namespace kinesyslog::net {
 
-UdpReceiver::UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6)
+UdpReceiver::UdpReceiver(WorkerContext& worker, int fd, uint16_t port, bool ipv6)
     : worker_(worker),
       socket_(worker.io(), ipv6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd),
-      coalesceTimer_(worker.io()),
+      coalesceTimer_(worker.makeTimer()),
       port_(port),
       counters_(metrics::listeners().add("udp", port)),
-      group_(worker.groupFor(port)),
       buffers_(kBatch * kDatagramBytes),
       headers_(kBatch),
       iovecs_(kBatch),
       addresses_(kBatch),
       controls_(kBatch),
-      gelf_(worker.options().gelf
-                ? std::make_unique<gelf::GelfDatagramDecoder>(worker.options().maxMessageSize)
-                : nullptr),
-      expiryTimer_(worker.io()) {
+      protocol_(makeDatagramProtocol(worker, worker.groupFor(port))) {
   // The kernel then reports, with each datagram, how many it dropped on this socket because
   // its buffer was full, so those losses are counted too (docs/design.md "Spool and delivery":
   // nothing is dropped silently).
@@ -58,8 +49,8 @@ void UdpReceiver::readAndRearm() {
     // A passing backlog: leave the datagrams in the socket buffer (megabytes) until the
     // encoders catch up, rather than reading them only to drop them.
     metrics::counters().add(metrics::Counter::kUdpReadPauses);
-    coalesceTimer_.expires_after(kPauseRecheck);
-    coalesceTimer_.async_wait([this](const std::error_code& error) {
+    coalesceTimer_.expiresAfter(kPauseRecheck);
+    coalesceTimer_.asyncWait([this](const std::error_code& error) {
       if (error || !socket_.is_open()) return;
       readAndRearm();
     });
@@ -74,8 +65,8 @@ void UdpReceiver::readAndRearm() {
     return;
   }
   // Traffic is flowing but thinly: collect a fuller batch before the next read.
-  coalesceTimer_.expires_after(kCoalesce);
-  coalesceTimer_.async_wait([this](const std::error_code& error) {
+  coalesceTimer_.expiresAfter(kCoalesce);
+  coalesceTimer_.asyncWait([this](const std::error_code& error) {
     if (error || !socket_.is_open()) return;
     readAndRearm();
   });
@@ -85,7 +76,6 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
   ReadResult result;
   using metrics::Counter;
   auto& counters = metrics::counters();
-  const auto& options = worker_.options();
   for (int round = 0; round < maxBatches; ++round) {
     for (unsigned i = 0; i < kBatch; ++i) {
       iovecs_[i] = {buffers_.data() + i * kDatagramBytes, kDatagramBytes};
@@ -101,9 +91,9 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
         ::recvmmsg(socket_.native_handle(), headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (received <= 0) {
       if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        metrics::problems().report(metrics::Problem::kConnectionError,
-                                   SystemClock::instance().monotonicMicros(),
-                                   std::string("UDP receive: ") + std::strerror(errno));
+        worker_.problems().report(metrics::Problem::kConnectionError,
+                                  worker_.clock().monotonicMicros(),
+                                  std::string("UDP receive: ") + std::strerror(errno));
       }
       result.dry = true;
       return result;
@@ -113,14 +103,13 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
     countKernelDrops(headers_[received - 1].msg_hdr);
     if (worker_.backpressure().spoolFull()) {
       counters.add(Counter::kUdpDropped, static_cast<uint64_t>(received));
-      metrics::problems().report(metrics::Problem::kUdpDroppedSpoolFull,
-                                 SystemClock::instance().monotonicMicros(),
-                                 "spool full; datagrams dropped");
+      worker_.problems().report(metrics::Problem::kUdpDroppedSpoolFull,
+                                worker_.clock().monotonicMicros(), "spool full; datagrams dropped");
       continue;
     }
-    const int64_t receiveMicros = SystemClock::instance().nowMicros();
-    const int64_t monotonic = SystemClock::instance().monotonicMicros();
-    uint64_t messages = 0, bytes = 0, truncated = 0, rewritten = 0;
+    const int64_t receiveMicros = worker_.clock().nowMicros();
+    const int64_t monotonic = worker_.clock().monotonicMicros();
+    uint64_t messages = 0, bytes = 0;
     for (int i = 0; i < received; ++i) {
       const msghdr& header = headers_[i].msg_hdr;
       if (header.msg_namelen != lastAddressLength_ ||
@@ -132,19 +121,7 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
       std::string_view datagram(buffers_.data() + static_cast<size_t>(i) * kDatagramBytes,
                                 headers_[i].msg_len);
       bytes += datagram.size();
-      if (gelf_) {
-        messages += appendGelfDatagram(datagram, receiveMicros, monotonic);
-        continue;
-      }
-      datagram = syslog::unwrapDatagram(datagram);
-      auto& batch = worker_.batcher().batchFor(group_, lastSource_, monotonic);
-      auto appended = syslog::appendSyslogEvent(batch, datagram, receiveMicros, lastSource_,
-                                                *options.zone, options.maxMessageSize);
-      if (appended.bytes == 0) continue;
-      ++messages;
-      truncated += appended.truncated;
-      rewritten += appended.rewritten;
-      worker_.batcher().committed(appended.bytes);
+      messages += protocol_->feed(datagram, DatagramRead{lastSource_, receiveMicros, monotonic});
     }
     // One journal write per recvmmsg call, before the messages are counted as received.
     worker_.batcher().commitJournal();
@@ -152,114 +129,13 @@ UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
     counters.add(Counter::kBytesReceived, bytes);
     counters_->addMessages(messages);
     counters_->addBytes(bytes);
-    counters.add(Counter::kMessagesRewritten, rewritten);
-    if (truncated > 0) {
-      counters.add(Counter::kMessagesTruncated, truncated);
-      metrics::problems().report(metrics::Problem::kMessageTruncated, monotonic,
-                                 "UDP message longer than --max-message-size from " + lastSource_);
-    }
-    if (gelf_) publishGelfCounters(monotonic);
+    protocol_->publishCounters(monotonic, lastSource_);
     if (received < static_cast<int>(kBatch)) {
       result.dry = true;
       return result;
     }
   }
   return result;
-}
-
-bool UdpReceiver::appendGelfDatagram(std::string_view datagram, int64_t receiveMicros,
-                                     int64_t monotonic) {
-  std::string_view message;
-  if (gelf_->decode(lastSource_, datagram, monotonic, &message) !=
-      gelf::DatagramOutcome::kMessage) {
-    return false;  // pending or dropped; the decoder counts which
-  }
-  auto& batcher = worker_.batcher();
-  auto& batch = batcher.batchFor(group_, lastSource_, monotonic);
-  auto appended = gelf::appendGelfEvent(batch, message, receiveMicros, worker_.gelfParser(),
-                                        worker_.options().maxMessageSize);
-  if (appended.oversize) {
-    ++gelfTallies_.oversize;
-    return false;
-  }
-  if (appended.bytes == 0) {
-    ++gelfTallies_.empty;
-    return false;
-  }
-  gelfTallies_.invalidJson += !appended.findings.validJson;
-  gelfTallies_.missingFields += appended.findings.missingFields;
-  gelfTallies_.invalidTimestamp += appended.findings.invalidTimestamp;
-  batcher.committed(appended.bytes);
-  return true;
-}
-
-void UdpReceiver::publishGelfCounters(int64_t monotonic) {
-  using metrics::Counter;
-  using metrics::Problem;
-  auto& counters = metrics::counters();
-  auto& problems = metrics::problems();
-  // One counter and one problem kind per decision; the problem log keeps a flood to one line
-  // per kind per 10 s. The source named is the last one of the batch.
-  auto publish = [&](Counter counter, uint64_t delta, Problem problem, std::string_view detail) {
-    if (delta == 0) return;
-    counters.add(counter, delta);
-    problems.report(problem, monotonic, std::string(detail) + " (last from " + lastSource_ + ")");
-  };
-  const gelf::ChunkCounters& chunks = gelf_->assembler().counters();
-  const gelf::DatagramCounters& datagrams = gelf_->counters();
-  if (chunks.chunks != chunksReported_.chunks) {
-    counters.add(Counter::kGelfChunks, chunks.chunks - chunksReported_.chunks);
-  }
-  if (chunks.completed != chunksReported_.completed) {
-    counters.add(Counter::kGelfChunkedMessages, chunks.completed - chunksReported_.completed);
-  }
-  publish(Counter::kGelfChunksInvalid, chunks.invalid - chunksReported_.invalid,
-          Problem::kGelfChunkInvalid,
-          "header under 12 bytes, count 0 or over 128, sequence number not below the count, or "
-          "a count that differs from its set's; dropped");
-  publish(Counter::kGelfChunksDuplicate, chunks.duplicate - chunksReported_.duplicate,
-          Problem::kGelfChunkDuplicate, "sequence number already held; ignored");
-  publish(Counter::kGelfChunkSetsExpired, chunks.expired - chunksReported_.expired,
-          Problem::kGelfChunkSetExpired, "chunks missing 5 s after the first; set dropped");
-  publish(Counter::kGelfChunkSetsEvicted, chunks.evicted - chunksReported_.evicted,
-          Problem::kGelfChunkSetEvicted,
-          "too many incomplete chunk sets; the oldest dropped to make room");
-  publish(Counter::kGelfDecompressFailed,
-          datagrams.decompressFailed - datagramsReported_.decompressFailed,
-          Problem::kGelfDecompressFailed, "zlib or gzip payload would not inflate; dropped");
-  publish(Counter::kGelfOversizeDropped,
-          (chunks.oversize - chunksReported_.oversize) +
-              (datagrams.inflatedTooLarge - datagramsReported_.inflatedTooLarge) +
-              gelfTallies_.oversize,
-          Problem::kGelfOversize, "UDP message (inflated, or reassembled) dropped");
-  publish(Counter::kGelfInvalidJson, gelfTallies_.invalidJson, Problem::kGelfInvalidJson,
-          "relayed as received");
-  publish(Counter::kGelfMissingFields, gelfTallies_.missingFields, Problem::kGelfMissingFields,
-          "version, host or short_message missing; relayed");
-  publish(Counter::kGelfInvalidTimestamp, gelfTallies_.invalidTimestamp,
-          Problem::kGelfInvalidTimestamp, "receive time used");
-  if (gelfTallies_.empty != 0) counters.add(Counter::kFramesEmpty, gelfTallies_.empty);
-  gelfTallies_ = GelfTallies{};
-  chunksReported_ = chunks;
-  datagramsReported_ = datagrams;
-  scheduleExpiry();
-}
-
-void UdpReceiver::scheduleExpiry() {
-  const std::optional<int64_t> deadline = gelf_->nextDeadline();
-  if (!deadline || worker_.shuttingDown()) return;
-  // Deadlines only grow as sets arrive, so a timer armed for an earlier one still comes first.
-  if (armedDeadline_ != 0 && armedDeadline_ <= *deadline) return;
-  armedDeadline_ = *deadline;
-  expiryTimer_.expires_at(
-      std::chrono::steady_clock::time_point(std::chrono::microseconds(*deadline)));
-  expiryTimer_.async_wait([this](const std::error_code& error) {
-    if (error) return;  // cancelled: shutting down, or re-armed earlier
-    armedDeadline_ = 0;
-    const int64_t now = SystemClock::instance().monotonicMicros();
-    gelf_->expire(now);
-    publishGelfCounters(now);
-  });
 }
 
 void UdpReceiver::countKernelDrops(const msghdr& header) {
@@ -273,11 +149,11 @@ void UdpReceiver::countKernelDrops(const msghdr& header) {
     kernelDropsSeen_ = total;
     if (dropped == 0) return;
     metrics::counters().add(metrics::Counter::kUdpKernelDropped, dropped);
-    metrics::problems().report(metrics::Problem::kUdpKernelDropped,
-                               SystemClock::instance().monotonicMicros(),
-                               fmt::format("the kernel dropped {} datagrams on port {}: socket "
-                                           "buffer full (net.core.rmem_max limits SO_RCVBUF)",
-                                           dropped, port_));
+    worker_.problems().report(metrics::Problem::kUdpKernelDropped,
+                              worker_.clock().monotonicMicros(),
+                              fmt::format("the kernel dropped {} datagrams on port {}: socket "
+                                          "buffer full (net.core.rmem_max limits SO_RCVBUF)",
+                                          dropped, port_));
     return;
   }
 }
@@ -286,13 +162,7 @@ void UdpReceiver::drainAndClose() {
   coalesceTimer_.cancel();
   while (!readBatches(64).dry) {
   }
-  if (gelf_) {
-    // Sets still incomplete can no longer complete: dropped and counted as expired.
-    expiryTimer_.cancel();
-    const int64_t now = SystemClock::instance().monotonicMicros();
-    gelf_->expire(std::numeric_limits<int64_t>::max());
-    publishGelfCounters(now);
-  }
+  protocol_->finish(worker_.clock().monotonicMicros());
   std::error_code ignored;
   socket_.close(ignored);
 }

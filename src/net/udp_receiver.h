@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <asio/ip/udp.hpp>
-#include <asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,22 +10,24 @@
 #include <vector>
 
 #include "metrics/listener_counters.h"
-#include "proto/gelf/gelf_datagram.h"
+#include "net/datagram_protocol.h"
+#include "net/loop_timer.h"
 
 namespace kinesyslog::net {
 
-class Worker;
+class WorkerContext;
 
 // One UDP socket of one worker. Reads datagrams in batches with recvmmsg (docs/design.md "Threads
-// and memory"): one syslog message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram
-// (plain, zlib, gzip or a chunk). The chunk sets of this socket's senders are reassembled here,
-// keyed by sender address and message id; the kernel's own SO_REUSEPORT choice hashes the 4-tuple
+// and memory") and hands each to its DatagramProtocol (net/datagram_protocol.h): one syslog
+// message per datagram (RFC 5426 §3.1), or with --gelf one GELF datagram (plain, zlib, gzip or a
+// chunk). The GELF protocol reassembles the chunk sets of this socket's senders, keyed by sender
+// address and message id; the kernel's own SO_REUSEPORT choice hashes the 4-tuple
 // and would spread the chunks of a sender that changes source ports, so with --gelf the port's
 // sockets choose a chunk's socket by sender address alone (net/sender_address_steering.h) and
 // every chunk of one address reaches this receiver.
 class UdpReceiver {
  public:
-  UdpReceiver(Worker& worker, int fd, uint16_t port, bool ipv6);
+  UdpReceiver(WorkerContext& worker, int fd, uint16_t port, bool ipv6);
   void start();
   // Shutdown: reads what the kernel still holds, then closes the socket.
   void drainAndClose();
@@ -41,12 +42,6 @@ class UdpReceiver {
   void countKernelDrops(const msghdr& header);
   // Reads up to `maxBatches` recvmmsg batches.
   ReadResult readBatches(int maxBatches);
-  // --gelf: one datagram into at most one event; returns true when an event was added.
-  bool appendGelfDatagram(std::string_view datagram, int64_t receiveMicros, int64_t monotonic);
-  // --gelf: counters and problem-log lines for what the decoder and event builder did.
-  void publishGelfCounters(int64_t monotonic);
-  // --gelf: wakes up at the earliest chunk-set deadline, so expiry needs no traffic.
-  void scheduleExpiry();
 
   static constexpr unsigned kBatch = 32;
   // After a wake-up that found less than a batch, the next read waits this long instead of
@@ -58,12 +53,11 @@ class UdpReceiver {
   static constexpr auto kPauseRecheck = std::chrono::milliseconds(2);
   static constexpr size_t kDatagramBytes = 65536;  // the largest UDP payload fits
 
-  Worker& worker_;
+  WorkerContext& worker_;
   asio::ip::udp::socket socket_;
-  asio::steady_timer coalesceTimer_;
+  LoopTimer coalesceTimer_;
   uint16_t port_;
   std::shared_ptr<metrics::ListenerCounters> counters_;
-  std::string group_;
   std::vector<char> buffers_;
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
@@ -77,15 +71,7 @@ class UdpReceiver {
   socklen_t lastAddressLength_ = 0;
   std::string lastSource_;
 
-  struct GelfTallies {
-    uint64_t invalidJson = 0, missingFields = 0, invalidTimestamp = 0, oversize = 0, empty = 0;
-  };
-  std::unique_ptr<gelf::GelfDatagramDecoder> gelf_;  // --gelf only
-  asio::steady_timer expiryTimer_;
-  int64_t armedDeadline_ = 0;  // the deadline expiryTimer_ waits for; 0: not armed
-  GelfTallies gelfTallies_;
-  gelf::ChunkCounters chunksReported_{};
-  gelf::DatagramCounters datagramsReported_{};
+  std::unique_ptr<DatagramProtocol> protocol_;  // syslog, or GELF with --gelf
 };
 
 }  // namespace kinesyslog::net

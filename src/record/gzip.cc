@@ -14,9 +14,6 @@ namespace {
 
 // RFC 1952 §2.3: 10-byte header, at least an empty deflate block, 8-byte trailer.
 constexpr size_t kMinMemberBytes = 18;
-// DEFLATE cannot expand data by more than about 1032:1 (258-byte matches coded in 2 bits);
-// an ISIZE claiming more is not believed when sizing the first attempt.
-constexpr size_t kMaxDeflateRatio = 1032;
 constexpr size_t kMinFirstGuess = size_t{64} << 10;
 
 struct DecompressorDeleter {
@@ -86,7 +83,7 @@ std::optional<std::string> gunzip(std::string_view data, size_t maxOutput) {
     // (RFC 1952 §2.3.1), exact for the usual single-member record; otherwise grow and retry.
     size_t guess = std::max(inAvail * 4, kMinFirstGuess);
     const size_t tailSize = readLittleEndian32(bytes + data.size() - 4);
-    if (tailSize / kMaxDeflateRatio <= inAvail) guess = std::max(guess, tailSize);
+    if (tailSize / kMaxDeflateExpansion <= inAvail) guess = std::max(guess, tailSize);
     guess = std::min(guess, budget);
     const size_t base = out.size();
     while (true) {
@@ -109,6 +106,38 @@ std::optional<std::string> gunzip(std::string_view data, size_t maxOutput) {
 
 bool isValidGzipMember(std::string_view data, size_t maxOutput) {
   return gunzip(data, maxOutput).has_value();
+}
+
+GzipMemberValidator::GzipMemberValidator() : decompressor_(libdeflate_alloc_decompressor()) {
+  if (decompressor_ == nullptr) throw std::bad_alloc();
+}
+
+GzipMemberValidator::~GzipMemberValidator() {
+  libdeflate_free_decompressor(decompressor_);
+}
+
+std::string_view GzipMemberValidator::problem(std::string_view data) {
+  if (data.empty()) return "empty file";
+  if (data.size() < kMinMemberBytes) return "shorter than a gzip header and trailer";
+  const uint64_t isize =
+      readLittleEndian32(reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4));
+  // A damaged trailer must not make us allocate gigabytes.
+  if (isize > data.size() * kMaxDeflateExpansion) return "gzip trailer size is impossible";
+  auto out = std::make_unique_for_overwrite<unsigned char[]>(std::max<uint64_t>(isize, 1));
+  size_t inBytes = 0;
+  size_t outBytes = 0;
+  const libdeflate_result result = libdeflate_gzip_decompress_ex(
+      decompressor_, data.data(), data.size(), out.get(), isize, &inBytes, &outBytes);
+  switch (result) {
+    case LIBDEFLATE_SUCCESS:
+      break;
+    case LIBDEFLATE_INSUFFICIENT_SPACE:
+      return "gzip data longer than its trailer says (truncated or not one member)";
+    default:
+      return "gzip data invalid (bad header, data, CRC or length)";
+  }
+  if (inBytes != data.size()) return "bytes after the gzip member";
+  return {};
 }
 
 }  // namespace kinesyslog::record

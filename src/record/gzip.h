@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 struct libdeflate_compressor;
+struct libdeflate_decompressor;
 
 namespace kinesyslog::record {
 
@@ -43,6 +45,11 @@ class GzipCompressor {
   int level_;
 };
 
+// DEFLATE cannot expand data by more than about 1032:1 (258-byte matches coded in 2 bits,
+// RFC 1951 §3.2.5): a gzip trailer's ISIZE claiming more than that times the member's size is not
+// believed.
+inline constexpr uint64_t kMaxDeflateExpansion = 1032;
+
 // Default output bound for isValidGzipMember: far above any record the encoder writes
 // (RecordEncoder caps a record's JSON at kMaxRecordJsonBytes).
 inline constexpr size_t kDefaultMaxGunzipBytes = size_t{256} << 20;
@@ -57,5 +64,22 @@ std::optional<std::string> gunzip(std::string_view data, size_t maxOutput);
 // True when `data` is one or more complete, intact gzip members and nothing else, decompressing
 // to at most `maxOutput` bytes. What spool recovery checks before trusting a file.
 bool isValidGzipMember(std::string_view data, size_t maxOutput = kDefaultMaxGunzipBytes);
+
+// The spool's check of a finished file (docs/design.md "Spool and delivery"): exactly one gzip
+// member that decompresses completely with the CRC-32 and ISIZE of its trailer (RFC 1952
+// §2.3.1), and nothing after it. Keeps one decompressor for a run of checks. One thread only.
+class GzipMemberValidator {
+ public:
+  GzipMemberValidator();
+  ~GzipMemberValidator();
+  GzipMemberValidator(const GzipMemberValidator&) = delete;
+  GzipMemberValidator& operator=(const GzipMemberValidator&) = delete;
+
+  // Empty when `data` is one intact member; otherwise why it is not, for the log.
+  [[nodiscard]] std::string_view problem(std::string_view data);
+
+ private:
+  libdeflate_decompressor* decompressor_;
+};
 
 }  // namespace kinesyslog::record

@@ -1,7 +1,6 @@
 #include "spool/spool_directory.h"
 
 #include <fcntl.h>
-#include <libdeflate.h>
 #include <linux/magic.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
@@ -18,6 +17,7 @@
 #include <system_error>
 
 #include "metrics/problem_log.h"
+#include "record/gzip.h"
 #include "util/clock.h"
 #include "util/durable_file.h"
 #include "util/startup_error.h"
@@ -30,12 +30,6 @@ constexpr std::string_view kFinalSuffix = ".gz";
 constexpr size_t kSequenceDigits = 20;  // enough for any uint64_t, so names sort by sequence
 constexpr std::string_view kTempPrefix = ".kinesyslog-tmp-";
 constexpr std::string_view kCorruptDir = "corrupt";
-// RFC 1952 §2.3: a member is at least a 10-byte header and an 8-byte trailer.
-constexpr size_t kGzipMinBytes = 18;
-// DEFLATE cannot expand data more than 1032:1, so a larger trailer ISIZE is a lie; checking it
-// keeps a damaged trailer from making us allocate gigabytes.
-constexpr uint64_t kDeflateMaxRatio = 1032;
-
 std::optional<uint64_t> parseDigits(std::string_view digits) {
   if (digits.empty()) return std::nullopt;
   uint64_t value = 0;
@@ -116,38 +110,6 @@ bool readWholeFile(const std::filesystem::path& path, std::string& data, int& er
   ::close(fd);
   data.resize(done);
   return true;
-}
-
-struct DecompressorDeleter {
-  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
-};
-using Decompressor = std::unique_ptr<libdeflate_decompressor, DecompressorDeleter>;
-
-// A spool file is valid when it is exactly one gzip member that decompresses completely with
-// the right CRC-32 and ISIZE (RFC 1952 §2.3.1). Returns an empty string when valid, else why
-// not.
-std::string validateGzipMember(libdeflate_decompressor* decompressor, std::string_view data) {
-  if (data.empty()) return "empty file";
-  if (data.size() < kGzipMinBytes) return "shorter than a gzip header and trailer";
-  const auto* tail = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
-  uint64_t isize = uint64_t{tail[0]} | uint64_t{tail[1]} << 8 | uint64_t{tail[2]} << 16 |
-                   uint64_t{tail[3]} << 24;
-  if (isize > data.size() * kDeflateMaxRatio) return "gzip trailer size is impossible";
-  auto out = std::make_unique_for_overwrite<unsigned char[]>(std::max<uint64_t>(isize, 1));
-  size_t inBytes = 0;
-  size_t outBytes = 0;
-  libdeflate_result result = libdeflate_gzip_decompress_ex(decompressor, data.data(), data.size(),
-                                                           out.get(), isize, &inBytes, &outBytes);
-  switch (result) {
-    case LIBDEFLATE_SUCCESS:
-      break;
-    case LIBDEFLATE_INSUFFICIENT_SPACE:
-      return "gzip data longer than its trailer says (truncated or not one member)";
-    default:
-      return "gzip data invalid (bad header, data, CRC or length)";
-  }
-  if (inBytes != data.size()) return "bytes after the gzip member";
-  return {};
 }
 
 // A count of names and the first few of them, for one summary line.
@@ -231,7 +193,7 @@ RecoveryReport SpoolDirectory::recover() {
   }
   const uid_t self = ::geteuid();
   const auto pid = static_cast<uint64_t>(::getpid());
-  Decompressor decompressor(libdeflate_alloc_decompressor());
+  record::GzipMemberValidator validator;
   std::vector<SpoolRecord> found;
   std::vector<std::pair<uint64_t, int64_t>> foundWritten;  // sequence, write time
   std::string data;                                        // one buffer for every file checked
@@ -269,7 +231,7 @@ RecoveryReport SpoolDirectory::recover() {
 
     int error = 0;
     const bool read = readWholeFile(path, data, error);
-    std::string reason = read ? validateGzipMember(decompressor.get(), data)
+    std::string reason = read ? std::string(validator.problem(data))
                               : fmt::format("cannot read: {}", errnoText(error));
     if (!reason.empty()) {
       ++report.corrupt;

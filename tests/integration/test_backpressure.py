@@ -61,7 +61,19 @@ def test_full_spool_pauses_tcp_and_drops_udp(relays, dirs, output):
     second = [f"<13>1 2026-01-01T00:00:00Z h app - - - seq=b{i:04d}" for i in range(50)]
     sender = R.tcp_connect(r.tcp[0])
     sender.sendall("".join(m + "\n" for m in second).encode())
-    time.sleep(1.0)
+    # Polled, not slept: the relay has dropped every datagram, accepted the second sender, and
+    # rechecked its paused connections several times since (every 20 ms each).
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    pauses_at_accept = None
+    while True:
+        c = r.counters_now()
+        if c["udp_dropped"] >= 20 and c["tcp_connections_accepted"] >= 2:
+            if pauses_at_accept is None:
+                pauses_at_accept = c["tcp_read_pauses"]
+            elif c["tcp_read_pauses"] >= pauses_at_accept + 10:
+                break
+        assert time.monotonic() < deadline, f"no pause or drop seen: {c}"
+        time.sleep(0.05)
     assert not any(s.startswith(("b", "u")) for s in spooled_seqs(dirs.spool)), (
         "messages were taken in while the spool was full")
 

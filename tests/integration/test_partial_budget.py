@@ -78,14 +78,24 @@ def wait_released(r, base_fds, what):
         time.sleep(0.1)
 
 
-def send_and_close(r, sent, hold_seconds=3.0):
-    """Every client of `sent` (id -> bytes) connects, sends its bytes, waits, and closes."""
+def send_and_close(r, sent, baseline=None, other_bytes=0):
+    """Every client of `sent` (id -> bytes) connects, sends its bytes, and closes once the relay
+    has read them all: its bytes_received counter has grown from `baseline` (default: now) by
+    their total plus `other_bytes` (another client sending at the same time). Polled, so that
+    every byte is read before any close, however busy the machine."""
+    if baseline is None:
+        baseline = r.counters_now()["bytes_received"]
+    want = baseline + sum(len(data) for data in sent.values()) + other_bytes
     socks = connect_many(r.tcp[0], len(sent), r.proc.pid)
     try:
         for s, data in zip(socks, sent.values()):
             s.settimeout(10)  # a relay that stops reading fails the test instead of hanging it
             s.sendall(data)
-        time.sleep(hold_seconds)  # the attackers' pause, not an assertion
+        deadline = time.monotonic() + R.WAIT_TIMEOUT
+        while (got := r.counters_now()["bytes_received"]) < want:
+            assert time.monotonic() < deadline, f"the relay read {got - baseline} of " \
+                f"{want - baseline} bytes"
+            time.sleep(0.05)
     finally:
         close_all(socks)
 
@@ -153,6 +163,8 @@ def test_budget_cuts_instead_of_stalling_and_releases_every_closed_peer(relays, 
         normal = [f"<13>1 2026-01-02T03:04:05Z host app - - - normal seq={n:05d}"
                   for n in range(normal_count)]
         normal_error = []
+        baseline = r.counters_now()["bytes_received"]
+        normal_bytes = sum(len(m) + 1 for m in normal)
 
         def send_normal():
             try:
@@ -170,7 +182,7 @@ def test_budget_cuts_instead_of_stalling_and_releases_every_closed_peer(relays, 
         normal_sender.start()
         sent = attack(0, clients)
         try:
-            send_and_close(r, sent)
+            send_and_close(r, sent, baseline, normal_bytes)
         finally:
             normal_sender.join(60)
         assert not normal_error, normal_error
@@ -189,7 +201,7 @@ def test_budget_cuts_instead_of_stalling_and_releases_every_closed_peer(relays, 
           f"{sum(1 for n in lengths.values() if n < BODY)} delivered shorter than sent; "
           f"RSS {start_rss / MIB:.1f} MiB at start, peak {peak / MIB:.1f} MiB "
           f"(bound {(start_rss + RSS_BOUND_OVER_START) / MIB:.1f} MiB)")
-    # The clients wait 3 s before closing, so every byte was read before any close. Each worker
+    # The clients close only once the relay has read every byte they sent. Each worker
     # holds at most 4 MiB, room for 69 partial messages of 60,000 bytes: all the others were
     # cut. A cut message is delivered truncated, so counted as such; every client closed
     # mid-frame.
