@@ -31,16 +31,13 @@ MARKERS = {
                     "image are built from it and checked for exactly its libraries)",
     "measures_memory": "asserts the relay's resident memory, which a sanitizer's shadow memory, "
                        "quarantine and allocator multiply",
-    "not_under_tsan": "too slow under ThreadSanitizer to finish within its bounds (thousands of "
-                      "connections); its code paths run in smaller tests there",
 }
 
 
 def excluded_markers():
     if R.SANITIZER is None:
         return []
-    return ["release_only", "measures_memory"] + (["not_under_tsan"]
-                                                  if R.SANITIZER == "thread" else [])
+    return ["release_only", "measures_memory"]
 
 
 def pytest_configure(config):
