@@ -130,17 +130,18 @@ asan_unit_tests_in_clean_copy() {
     scripts/unit-tests-in-clean-copy.sh --sanitize=address
 }
 
+# The TSan integration suite is the longest stage: it starts as early as its build allows.
 run "release build (-Werror)" scripts/build.sh
 run "help matches README" /usr/bin/python3 scripts/check-help-matches-readme.py
 run "unit tests (release)" ctest --test-dir build/release -j2 --timeout 300
 run "harness smoke" /usr/bin/python3 bench/harness.py --smoke
 start "integration (release relay)" integration "$PWD/build/release/kinesyslog"
-run "ASan+UBSan build, unit tests (clean copy)" asan_unit_tests_in_clean_copy
-start "integration (ASan+UBSan relay)" integration "$work/kinesyslog/build/asan/kinesyslog"
 run "TSan build" scripts/build.sh --sanitize=thread
-run "TSan unit tests" tsan_unit_tests
-wait_for "integration (release relay)"
 start "integration (TSan relay)" integration "$PWD/build/tsan/kinesyslog"
+run "TSan unit tests" tsan_unit_tests
+run "ASan+UBSan build, unit tests (clean copy)" asan_unit_tests_in_clean_copy
+wait_for "integration (release relay)"
+start "integration (ASan+UBSan relay)" integration "$work/kinesyslog/build/asan/kinesyslog"
 run "fuzz build and smoke (${KINESYSLOG_FUZZ_SECONDS:-10} s per target)" fuzz_smoke
-wait_for "integration (ASan+UBSan relay)"
 wait_for "integration (TSan relay)"
+wait_for "integration (ASan+UBSan relay)"
