@@ -72,7 +72,11 @@ def pytest_report_header(config):
 SANITIZER_OPTIONS = {
     # halt_on_error: the first error ends the relay (-fno-sanitize-recover makes UBSan do the
     # same), so the report is the first cause, not a cascade.
-    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:exitcode=86:abort_on_error=0",
+    # verify_asan_link_order=0: two tests preload a library ahead of the ASan runtime
+    # (libfaketime, and a setsockopt that refuses one option); neither replaces a function ASan
+    # intercepts, and without this the runtime refuses to start.
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:exitcode=86:abort_on_error=0:"
+                    "verify_asan_link_order=0",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=86",
     # TSan goes on after a report (each race once) and exits with exitcode at the end, so one run
     # shows every race it meets. second_deadlock_stack for lock-order reports.
