@@ -1,50 +1,147 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (release, again from a clean copy of the repository, and under
-# ASan+UBSan), a fuzz smoke run of every parser's fuzz target over its seed corpus, and the
-# integration tests against real senders.
+# The whole test suite, as CI runs it (.ci/run): the release build and its unit tests; the unit
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer (built in a clean copy of the
+# repository, so a test that reads outside the repository fails) and under ThreadSanitizer; a fuzz
+# smoke run of every fuzz target over its corpus; the benchmark harness smoke run; and the
+# integration tests against real senders three times: with the release relay, the ASan+UBSan
+# relay and the TSan relay (a sanitizer report fails the test; tests/integration/conftest.py).
+#
+# Every build goes through ccache (scripts/build.sh). The integration suites mostly wait on
+# sockets and timers, so each runs in the background while the next build compiles; their output
+# is printed when they end. KINESYSLOG_TEST_SERIAL=1 runs every stage in order instead.
+# At the end (also after a failure) a table gives each stage's wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CTEST_OUTPUT_ON_FAILURE=1
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 
-step() { printf '\n=== %s\n' "$*"; }
+logs=build/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+work=$(mktemp -d)
+suite_started=$SECONDS
+stages=()      # in the order they started
+declare -A pids=()
 
-step "release build (-Werror)"
-scripts/build.sh
-
-step "listen --help and the README's option table name the same options"
-/usr/bin/python3 scripts/check-help-matches-readme.py
-
-step "unit tests"
-ctest --test-dir build/release -j2 --timeout 300
-
-step "unit tests from a copy of the repository with nothing beside it (as on a clean clone)"
-scripts/unit-tests-in-clean-copy.sh
-
-step "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
-cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKINESYSLOG_WERROR=ON \
-  -DKINESYSLOG_SANITIZE=ON -DKINESYSLOG_BENCH=OFF >/dev/null
-ninja -C build/asan -j2
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/asan -j2 --timeout 600
-
-step "fuzz smoke (libFuzzer, ${KINESYSLOG_FUZZ_SECONDS:=10} s per target)"
-CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DKINESYSLOG_FUZZ=ON -DKINESYSLOG_BENCH=OFF >/dev/null
-ninja -C build/fuzz -j2
-for fuzzer in build/fuzz/*_fuzz; do
-  name=$(basename "$fuzzer" _fuzz)
-  work=$(mktemp -d)
-  cp -r "tests/fuzz/corpus/$name/." "$work/"
-  "$fuzzer" -max_total_time="$KINESYSLOG_FUZZ_SECONDS" -print_final_stats=0 "$work" \
-    >"build/fuzz/$name.log" 2>&1 || { tail -n 40 "build/fuzz/$name.log"; exit 1; }
-  echo "$name: $(ls "$work" | wc -l) corpus inputs after the run, no crash"
+# Stage timings: each stage writes "<seconds> <status>" to $logs/<stage>.time when it ends.
+report() {
+  local name seconds status
+  printf '\n=== stage timings (wall seconds; background stages overlap the ones after them)\n'
+  printf '%-34s %8s  %s\n' stage seconds status
+  for name in "${stages[@]}"; do
+    if [ -f "$logs/$name.time" ]; then
+      read -r seconds status <"$logs/$name.time"
+    else
+      seconds=-
+      status="not finished"
+    fi
+    printf '%-34s %8s  %s\n' "$name" "$seconds" "$status"
+  done
+  printf '%-34s %8s\n' total $((SECONDS - suite_started))
+}
+finish() {
+  local code=$?
+  for name in "${!pids[@]}"; do kill -- "-${pids[$name]}" 2>/dev/null || true; done
+  report
   rm -rf "$work"
-done
+  exit "$code"
+}
+trap finish EXIT
 
-step "benchmark harness smoke run (not a benchmark: keeps the harness working)"
-scripts/build.sh kinesyslog_loadgen kinesyslog_yardstick
-/usr/bin/python3 bench/harness.py --smoke
+# run STAGE COMMAND...: in the foreground, output as it comes.
+run() {
+  local name=$1 started=$SECONDS code=0
+  shift
+  stages+=("$name")
+  printf '\n=== %s\n' "$name"
+  "$@" || code=$?
+  echo "$((SECONDS - started)) $([ "$code" -eq 0 ] && echo ok || echo "FAILED ($code)")" \
+    >"$logs/$name.time"
+  return "$code"
+}
 
-step "integration tests (pytest, real senders; the Debian package built, installed and purged)"
-KINESYSLOG_BIN="$PWD/build/release/kinesyslog" /usr/bin/python3 -m pytest tests/integration -q \
-  -p no:cacheprovider
+# start STAGE COMMAND...: in the background (in order with KINESYSLOG_TEST_SERIAL=1), output to
+# $logs/STAGE.log; `wait_for STAGE` prints it and fails if the stage did.
+start() {
+  local name=$1
+  shift
+  if [ "${KINESYSLOG_TEST_SERIAL:-0}" = 1 ]; then
+    run "$name" "$@"
+    return
+  fi
+  stages+=("$name")
+  printf '\n=== %s (started in the background; output when it ends)\n' "$name"
+  set -m  # its own process group, so that a failure elsewhere can stop all of it
+  (
+    started=$SECONDS
+    code=0
+    "$@" >"$logs/$name.log" 2>&1 || code=$?
+    echo "$((SECONDS - started)) $([ "$code" -eq 0 ] && echo ok || echo "FAILED ($code)")" \
+      >"$logs/$name.time"
+    exit "$code"
+  ) &
+  pids[$name]=$!
+  set +m
+}
+wait_for() {
+  local name=$1 code=0
+  [ -n "${pids[$name]:-}" ] || return 0
+  wait "${pids[$name]}" || code=$?
+  unset "pids[$name]"
+  printf '\n=== %s (ended)\n' "$name"
+  cat "$logs/$name.log"
+  return "$code"
+}
+
+integration() {  # integration RELAY: the pytest suite against that relay binary
+  KINESYSLOG_BIN="$1" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+}
+
+# Stage functions return a failure explicitly: run and start call them in an `||` list, where
+# set -e does not stop a function at its first failing command.
+fuzz_smoke() {
+  local seconds=${KINESYSLOG_FUZZ_SECONDS:-10}
+  if [ -x scripts/fuzz.sh ]; then
+    scripts/fuzz.sh --smoke "$seconds"
+    return
+  fi
+  CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DKINESYSLOG_FUZZ=ON -DKINESYSLOG_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null ||
+    return 1
+  ninja -C build/fuzz -j2 || return 1
+  local fuzzer name corpus
+  for fuzzer in build/fuzz/*_fuzz; do
+    name=$(basename "$fuzzer" _fuzz)
+    corpus=$(mktemp -d -p "$work")
+    cp -r "tests/fuzz/corpus/$name/." "$corpus/"
+    "$fuzzer" -max_total_time="$seconds" -print_final_stats=0 "$corpus" \
+      >"build/fuzz/$name.log" 2>&1 || { tail -n 40 "build/fuzz/$name.log"; return 1; }
+    echo "$name: $(ls "$corpus" | wc -l) corpus inputs after the run, no crash"
+  done
+}
+
+tsan_unit_tests() {
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
+    ctest --test-dir build/tsan -j2 --timeout 600
+}
+
+asan_unit_tests_in_clean_copy() {
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 KINESYSLOG_CLEAN_COPY="$work" \
+    scripts/unit-tests-in-clean-copy.sh --sanitize=address
+}
+
+# The TSan integration suite is the longest stage: it starts as early as its build allows.
+run "release build (-Werror)" scripts/build.sh
+run "help matches README" /usr/bin/python3 scripts/check-help-matches-readme.py
+run "unit tests (release)" ctest --test-dir build/release -j2 --timeout 300
+run "harness smoke" /usr/bin/python3 bench/harness.py --smoke
+start "integration (release relay)" integration "$PWD/build/release/kinesyslog"
+run "TSan build" scripts/build.sh --sanitize=thread
+start "integration (TSan relay)" integration "$PWD/build/tsan/kinesyslog"
+run "TSan unit tests" tsan_unit_tests
+run "ASan+UBSan build, unit tests (clean copy)" asan_unit_tests_in_clean_copy
+wait_for "integration (release relay)"
+start "integration (ASan+UBSan relay)" integration "$work/kinesyslog/build/asan/kinesyslog"
+run "fuzz build and smoke (${KINESYSLOG_FUZZ_SECONDS:-10} s per target)" fuzz_smoke
+wait_for "integration (TSan relay)"
+wait_for "integration (ASan+UBSan relay)"

@@ -274,7 +274,13 @@ void TcpConnection::armDrainTimer() {
   const auto idle = worker_.options().drainIdle;
   const int64_t idleMicros = std::chrono::duration_cast<std::chrono::microseconds>(idle).count();
   const int64_t quietFor = worker_.clock().monotonicMicros() - lastDataMonotonic_;
-  if (quietFor >= idleMicros && !paused_) {
+  // Idle means the peer sent nothing, not that we read nothing: bytes waiting in the kernel (or
+  // in OpenSSL) were sent in time, and closing on them would reset the connection and lose them.
+  // A worker kept from reading for the idle time (a busy or starved machine) reads them first;
+  // the shutdown grace still bounds the drain.
+  std::error_code ignored;
+  const bool bytesWaiting = socket_.available(ignored) > 0 || (tls_ && tls_->hasPending());
+  if (quietFor >= idleMicros && !paused_ && !bytesWaiting) {
     closeNow();
     return;
   }

@@ -2,7 +2,10 @@
 stopped when the test ends."""
 
 import os
+import shutil
+import tempfile
 import types
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,87 @@ def relay_binary():
     if not os.access(path, os.X_OK):
         pytest.exit(f"relay binary {path} not found (build it or set KINESYSLOG_BIN)", 4)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanitizer builds of the relay (KINESYSLOG_BIN=build/asan/kinesyslog or build/tsan/kinesyslog)
+
+# Markers of tests that do not run against a sanitizer build; pytest deselects them there (and
+# says so), it does not skip them. Registered in pytest_configure.
+MARKERS = {
+    "release_only": "needs the release binary itself (the Debian package and the container "
+                    "image are built from it and checked for exactly its libraries)",
+    "measures_memory": "asserts the relay's resident memory, which a sanitizer's shadow memory, "
+                       "quarantine and allocator multiply",
+}
+
+
+def excluded_markers():
+    if R.SANITIZER is None:
+        return []
+    return ["release_only", "measures_memory"]
+
+
+def pytest_configure(config):
+    for name, why in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {why}")
+
+
+def pytest_collection_modifyitems(config, items):
+    if R.SANITIZER is None:
+        return
+    excluded = set(excluded_markers())
+    keep, drop = [], []
+    for item in items:
+        (drop if excluded & {m.name for m in item.iter_markers()} else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_report_header(config):
+    if R.SANITIZER is None:
+        return None
+    return (f"relay: {R.binary()} built with the {R.SANITIZER} sanitizer; any report fails the "
+            f"test; deselected: tests marked {', '.join(excluded_markers())}")
+
+
+# Every sanitizer report of a relay the test started goes to a file of its own (log_path, with
+# the process id appended) instead of scrolling by in the relay's stderr, and exitcode makes the
+# relay's exit status say so too. The file fails the test: a race or a memory error is a bug even
+# when the test's own assertions hold. Set for every test (a relay, a `dump` or `--help` run),
+# harmless for the release build, which reads none of these variables.
+SANITIZER_OPTIONS = {
+    # halt_on_error: the first error ends the relay (-fno-sanitize-recover makes UBSan do the
+    # same), so the report is the first cause, not a cascade.
+    # verify_asan_link_order=0: two tests preload a library ahead of the ASan runtime
+    # (libfaketime, and a setsockopt that refuses one option); neither replaces a function ASan
+    # intercepts, and without this the runtime refuses to start.
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:exitcode=86:abort_on_error=0:"
+                    "verify_asan_link_order=0",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=86",
+    # TSan goes on after a report (each race once) and exits with exitcode at the end, so one run
+    # shows every race it meets. second_deadlock_stack for lock-order reports.
+    "TSAN_OPTIONS": f"exitcode=86:second_deadlock_stack=1:suppressions="
+                    f"{R.REPO / 'tests' / 'tsan.supp'}",
+}
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_reports(monkeypatch):
+    """Fails the test when a relay it started wrote a sanitizer report (release builds write
+    none). The directory is outside tmp_path and open to all, so a relay run as `nobody` can
+    write there too."""
+    reports = Path(tempfile.mkdtemp(prefix="kinesyslog-sanitizer-"))
+    reports.chmod(0o1777)
+    for name, options in SANITIZER_OPTIONS.items():
+        monkeypatch.setenv(name, f"{options}:log_path={reports / name.split('_')[0].lower()}")
+    yield reports
+    found = sorted(reports.iterdir())
+    text = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in found)
+    shutil.rmtree(reports, ignore_errors=True)
+    if found:
+        pytest.fail(f"sanitizer report from the relay:\n{text}", pytrace=False)
 
 
 @pytest.fixture

@@ -20,9 +20,35 @@ import zlib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 20.0
-WAIT_TIMEOUT = 30.0
-STOP_TIMEOUT = 60.0
+
+
+def binary():
+    return os.environ.get("KINESYSLOG_BIN") or str(REPO / "build" / "release" / "kinesyslog")
+
+
+def sanitizer_of(path):
+    """"address" or "thread" when the relay at `path` is a sanitizer build (scripts/build.sh
+    --sanitize=...: linked against GCC's libasan or libtsan), else None."""
+    try:
+        libraries = subprocess.run(["ldd", path], capture_output=True, text=True,
+                                   timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if re.search(r"\blibtsan\.so", libraries):
+        return "thread"
+    if re.search(r"\blibasan\.so", libraries):
+        return "address"
+    return None
+
+
+SANITIZER = sanitizer_of(binary())
+# A sanitizer build runs several times slower (ThreadSanitizer 5 to 15 times on the CPU-bound
+# parts, AddressSanitizer about 2 times) and starts slower: the waits for a state the relay
+# reaches grow with it. They bound a wait, they never time a result.
+SLOWDOWN = {"thread": 4.0, "address": 2.0}.get(SANITIZER, 1.0)
+READY_TIMEOUT = 20.0 * SLOWDOWN
+WAIT_TIMEOUT = 30.0 * SLOWDOWN
+STOP_TIMEOUT = 60.0 * SLOWDOWN
 
 UUID4_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 # Firehose-style S3 key: YYYY/MM/DD/HH/<stream>-1-YYYY-MM-DD-HH-MM-SS-<uuid>.
@@ -38,10 +64,6 @@ REWRITE_RE = re.compile(
     r"(?P<source>\S+) (?P<rest>.*)$",
     re.S,
 )
-
-
-def binary():
-    return os.environ.get("KINESYSLOG_BIN") or str(REPO / "build" / "release" / "kinesyslog")
 
 
 def relay_env(extra=None):

@@ -451,7 +451,10 @@ def test_backlog_respects_request_limits(relays, firehose):
     finally:
         for s in sock.values():
             s.close()
-    time.sleep(0.5)
+    # The last rounds' records reach the spool after their flush (later in a slow build).
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    while spool_files(relays.dirs.spool) <= 500 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert spool_files(relays.dirs.spool) > 500
     firehose.set_outage(None)
     found = wait_tokens(firehose, "small", want_small, timeout=60)
@@ -470,7 +473,14 @@ def test_backlog_respects_request_limits(relays, firehose):
             for i in range(500))
         R.tcp_send(tcp, payload)
         want_big += [f"big-{rnd}-{i}" for i in range(500)]
-    time.sleep(1.5)
+    # All of them spooled before the outage ends, so that they go out as a backlog.
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    while time.monotonic() < deadline:
+        spooled = by_token((e for rec in R.spool_records(relays.dirs.spool)
+                            for e in rec["logEvents"]), "big")
+        if len(spooled) == len(want_big):
+            break
+        time.sleep(0.2)
     before = set(sizes)
     firehose.set_outage(None)
     found = wait_tokens(firehose, "big", want_big, timeout=60)

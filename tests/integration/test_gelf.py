@@ -456,6 +456,7 @@ def test_corrupt_compression_is_dropped_and_counted(relays, output):
     assert r.counters()["gelf_decompress_failed"] == 3
 
 
+@pytest.mark.measures_memory
 def test_decompression_bombs_stop_at_the_cap(relays, output):
     r = start_gelf(relays, tcp=False)
     warm = R.gelf_json("warm up")
@@ -590,6 +591,7 @@ def run_flood(r, output, flooders, total=100_000, burst=500):
     return handler
 
 
+@pytest.mark.measures_memory
 def test_first_chunk_flood_from_one_sender_is_bounded(relays, output):
     r = start_gelf(relays, tcp=False)
     warm = R.gelf_json("warm up")
@@ -616,6 +618,7 @@ def test_first_chunk_flood_from_one_sender_is_bounded(relays, output):
     assert growth_kib * 1024 < 8 * MIB
 
 
+@pytest.mark.measures_memory
 def test_first_chunk_flood_from_many_senders_is_bounded(relays, output):
     workers = 2
     r = start_gelf(relays, tcp=False, workers=workers)

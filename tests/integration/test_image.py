@@ -31,6 +31,8 @@ import pytest
 import firehose_standin as F
 import relay as R
 
+pytestmark = pytest.mark.release_only
+
 IMAGE_UID = IMAGE_GID = 10514
 SPOOL = "/var/spool/kinesyslog"
 BUILD_TIMEOUT = 600

@@ -2,6 +2,7 @@
 --stream naming, and the dump subcommand."""
 
 import json
+import time
 
 import pytest
 
@@ -90,6 +91,11 @@ def test_dump_reads_records_over_one_megabyte_of_json(relays, dirs):
     r = relays.start(tcp=[R.free_port()], flush_interval="60")
     R.tcp_send(r.tcp[0], "".join(msg(f"seq={i:06d} " + "word " * 30) + "\n"
                                  for i in range(n)).encode())
+    # All read before SIGTERM, so that they fill one flush (a drain would cut the batch where
+    # the reading had got to).
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    while r.counters_now()["messages_received"] < n and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert r.stop() == 0, r.stderr
     out = R.Output(dirs.out)
     biggest = max(len(json.dumps(rec)) for rec in out.records())

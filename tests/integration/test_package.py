@@ -23,6 +23,8 @@ import pytest
 
 import relay as R
 
+pytestmark = pytest.mark.release_only
+
 UNIT = R.REPO / "debian" / "kinesyslog.service"
 DEFAULTS = R.REPO / "debian" / "kinesyslog.default"
 MAX_EXPOSURE = 2.0

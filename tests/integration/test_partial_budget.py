@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 import relay as R
 from test_memory import close_all, connect_many, nofile_at_least, open_fds
 
@@ -150,6 +152,7 @@ def start_relay(relays):
         "--workers", str(WORKERS), "--partial-budget", "8M", "--flush-size", str(FLUSH)])
 
 
+@pytest.mark.measures_memory
 def test_budget_cuts_instead_of_stalling_and_releases_every_closed_peer(relays, output):
     clients = 2400  # 1,200 octet-counted, 1,200 lines without an end
     normal_count = 3000
@@ -215,6 +218,7 @@ def test_budget_cuts_instead_of_stalling_and_releases_every_closed_peer(relays, 
         f"{start_rss / MIB:.1f} MiB at start")
 
 
+@pytest.mark.measures_memory
 def test_rounds_of_attackers_leave_nothing_behind(relays, output):
     rounds, clients = 3, 1000
     with nofile_at_least(clients + 1000):

@@ -23,7 +23,9 @@ def seqs(evs):
 
 def test_sigterm_right_after_100k_messages(relays, output):
     n = 100_000
-    r = relays.start(tcp=[R.free_port()])
+    # The default grace (10 s) holds reading 12 MB many times over; a sanitizer build reads
+    # several times slower, so its grace scales with it.
+    r = relays.start(tcp=[R.free_port()], extra=["--shutdown-grace", str(10 * R.SLOWDOWN)])
     data = b"".join((seq_message(i) + "\n").encode() for i in range(n))
     s = socket.create_connection(("127.0.0.1", r.tcp[0]), timeout=60)
     view = memoryview(data)
