@@ -51,7 +51,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -489,20 +488,21 @@ def growth_windows(seconds):
 
 
 def growth_checks(rows, seconds, limit):
-    """[(relay, what, early window mean, last window mean, rise, ok)]."""
+    """[{relay, what, first_window, second_window (the early one), last_window, rise, ok}]
+    and (window length, start of the early window)."""
     w, early = growth_windows(seconds)
     out = []
     for relay in ("syslog", "gelf"):
         for key, what in (("rss_kib", "RSS KiB"), ("fds_other", "descriptors (not clients)"),
                           ("fds", "descriptors (all)")):
-            a, na = window_means(rows, relay, key, early, early + w)
-            b, nb = window_means(rows, relay, key, seconds - w, seconds + 1)
-            if a is None or b is None:
-                out.append((relay, what, a, b, None, False))
-                continue
-            rise = (b - a) / a if a else 0.0
+            first, _ = window_means(rows, relay, key, 0, w)
+            a, _ = window_means(rows, relay, key, early, early + w)
+            b, _ = window_means(rows, relay, key, seconds - w, seconds + 1)
+            rise = (b - a) / a if a and b is not None else None
             judged = key != "fds"  # all descriptors move with the clients connected
-            out.append((relay, what, a, b, rise, rise <= limit or not judged))
+            ok = rise is not None and (rise <= limit or not judged)
+            out.append({"relay": relay, "what": what, "first_window": first,
+                        "second_window": a, "last_window": b, "rise": rise, "ok": ok})
     return out, (w, early)
 
 
@@ -574,11 +574,18 @@ def parse_args(argv):
     p.add_argument("--keep", action="store_true", help="keep the spools and relay logs")
     p.add_argument("--seed", type=int, default=None, help="random seed of the lifetimes")
     p.add_argument("--build-dir", type=Path, default=REPO / "build" / "release")
+    p.add_argument("--update-readme", action="store_true",
+                   help="replace the results block of bench/README.md")
+    p.add_argument("--from-results", action="store_true",
+                   help="no run: render the report, plot and README block again from "
+                        "soak.json and soak.csv in --out")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_results:
+        return from_results(args.out, args.update_readme)
     relay_bin = Path(os.environ.get("KINESYSLOG_BIN") or args.build_dir / "kinesyslog")
     loadgen = args.build_dir / "kinesyslog_loadgen"
     for b in (relay_bin, loadgen):
@@ -720,7 +727,9 @@ def main(argv=None):
         if tally.stray:
             failures.append(f"{tally.stray:,} sequence numbers of no lane of this run")
         growth, window = growth_checks(sampler.rows, load_seconds, args.growth_limit)
-        for relay, what, a, b, rise, ok in growth:
+        for g in growth:
+            relay, what, a, b, rise, ok = (g["relay"], g["what"], g["second_window"],
+                                           g["last_window"], g["rise"], g["ok"])
             if rise is None:
                 failures.append(f"growth: no samples to compare for the {relay} relay's {what}")
             elif not ok:
@@ -729,7 +738,6 @@ def main(argv=None):
                                 f"at {window[1]:.0f} s to the last")
 
         sent = phase.sent()
-        relay_cpu = {n: (sc if n == "syslog" else gc) for n in ("syslog", "gelf")}
         rows = sampler.rows
         last_cpu = {n: max((r["cpu_seconds"] for r in rows if r["relay"] == n), default=0)
                     for n in ("syslog", "gelf")}
@@ -757,22 +765,16 @@ def main(argv=None):
                                                     if r["relay"] == n), default=0)}
                           for n in ("syslog", "gelf")},
             "window_seconds": round(window[0], 1), "early_window_start": round(window[1], 1),
-            "growth": [{"relay": a, "what": b, "second_window": c, "last_window": d,
-                        "rise": e, "ok": f} for a, b, c, d, e, f in growth],
-            "final_counters": relay_cpu, "rmem_max": rmem.note, "failures": failures,
+            "growth": growth,
+            "final_counters": {"syslog": sc, "gelf": gc}, "growth_limit": args.growth_limit,
+            "rmem_max": rmem.note, "failures": failures,
         }
-        text = report(summary)
-        print(text)
-        (args.out / "soak.txt").write_text(text)
         (args.out / "soak.json").write_text(json.dumps(summary, indent=1) + "\n")
         with open(args.out / "soak.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=FIELDS)
             w.writeheader()
             w.writerows(rows)
-        png = write_plot(args.out, rows,
-                         f"soak: {args.minutes:g} min at {summary['achieved_rate']:,.0f} msgs/s "
-                         "of mixed syslog and GELF, 5 % of records failed")
-        log(f"wrote {args.out / 'soak.csv'}, soak.json, soak.txt" + (f", {png}" if png else ""))
+        publish(summary, rows, args.out, args.update_readme)
         for f in failures:
             log(f"FAIL: {f}")
         if not failures:
@@ -797,6 +799,48 @@ def main(argv=None):
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
 
 
+def publish(summary, rows, out, update_readme):
+    """Prints the report and writes soak.txt, the plot and (update_readme) the README block."""
+    text = report(summary)
+    print(text)
+    (out / "soak.txt").write_text(text)
+    png = write_plot(out, rows,
+                     f"soak: {summary['minutes']:g} min at {summary['achieved_rate']:,.0f} "
+                     "msgs/s of mixed syslog and GELF, 5 % of records failed")
+    log(f"wrote {out / 'soak.csv'}, soak.json, soak.txt" + (f", {png}" if png else ""))
+    if not update_readme:
+        return
+    rel = os.path.relpath(out, REPO / "bench")
+    block = (f"Measured {summary['date']} with `/usr/bin/python3 {summary['command']}`\n\n"
+             f"```\n{text}```\n"
+             + (f"\n![soak samples over time]({rel}/soak.png)\n" if png else ""))
+    readme = REPO / "bench" / "README.md"
+    body = readme.read_text()
+    begin, end = "<!-- soak:begin -->", "<!-- soak:end -->"
+    a, b = body.find(begin), body.find(end)
+    if a >= 0 and b > a:
+        readme.write_text(body[:a + len(begin)] + "\n" + block + body[b:])
+    else:
+        log(f"{readme}: no {begin} ... {end} block; not updated")
+
+
+def from_results(out, update_readme):
+    """Renders soak.txt, the plot and the README block again from soak.json and soak.csv."""
+    summary = json.loads((out / "soak.json").read_text())
+    with open(out / "soak.csv", newline="") as f:
+        rows = [{k: (v if k == "relay" else float(v)) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+    summary["growth"], (w, early) = growth_checks(rows, summary["load_seconds"], summary.get(
+        "growth_limit", 0.10))
+    summary["window_seconds"], summary["early_window_start"] = round(w, 1), round(early, 1)
+    publish(summary, rows, out, update_readme)
+    return 1 if summary["failures"] else 0
+
+
+def mib(kib):
+    return "n/a" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
 def report(s):
     lines = [f"soak {s['date']}: {s['command']}",
              f"machine: {s['machine']}; load average before "
@@ -815,20 +859,35 @@ def report(s):
     for k, v in s["lanes"].items():
         lines.append(f"{k:18} {v['sent']:>12,} {v['delivered']:>12,} {v['missing']:>8,} "
                      f"{v['rate']:>9,.0f} {v['generators']:>10,} {v['connections']:>11,}")
-    lines.append(f"UDP drops counted by the relays: {s['udp_drops']}; /proc/net/udp drops on "
-                 f"their ports: {s['udp_port_drops_proc']}; chunk sets expired/evicted "
-                 f"{s['gelf_chunk_sets_expired']}")
-    lines.append(f"CPU: relays {s['relay_cpu_percent']} % of a core; whole machine "
-                 f"{s['machine_cpu_percent']} % (of {s['machine'].split()[0]} CPUs x 100)")
-    lines.append(f"largest spool: {s['max_spool']}")
-    lines.append(f"growth: mean of the {s['window_seconds']:g} s window from "
-                 f"{s['early_window_start']:g} s vs the last {s['window_seconds']:g} s:")
+    d, p = s["udp_drops"], s["udp_port_drops_proc"]
+    lines.append(f"UDP datagrams dropped, counted by the relays: syslog {d['syslog']:,}, GELF "
+                 f"{d['gelf']:,}; /proc/net/udp drops on their ports: syslog {p['syslog']:,}, "
+                 f"GELF {p['gelf']:,}; GELF chunk sets expired or evicted "
+                 f"{s['gelf_chunk_sets_expired']:,}")
+    cpu = s["relay_cpu_percent"]
+    lines.append(f"CPU (user+sys, mean over the load): syslog relay {cpu['syslog']:.1f} %, GELF "
+                 f"relay {cpu['gelf']:.1f} % of one core; the whole machine "
+                 f"{s['machine_cpu_percent']:.0f} % ({s['machine'].split()[0]} CPUs = "
+                 f"{100 * int(s['machine'].split()[0])} %)")
+    lines.append("largest spool: " + "; ".join(
+        f"{n} relay {v['files']} record files, {v['bytes'] / MIB:.1f} MiB (journal "
+        f"{v['journal_bytes'] / MIB:.1f} MiB)" for n, v in s["max_spool"].items()))
+    w, early = s["window_seconds"], s["early_window_start"]
+    lines.append(f"growth, window means: first (0-{w:g} s), early ({early:g}-{early + w:g} s, "
+                 f"judged against), last ({s['load_seconds'] - w:g}-{s['load_seconds']:g} s)")
+
+    def fmt(g, key):
+        v = g.get(key)
+        if v is None:
+            return "n/a"
+        return mib(v) if g["what"] == "RSS KiB" else f"{v:.1f}"
+
     for g in s["growth"]:
         rise = "n/a" if g["rise"] is None else f"{g['rise']:+.1%}"
-        a = "n/a" if g["second_window"] is None else f"{g['second_window']:,.1f}"
-        b = "n/a" if g["last_window"] is None else f"{g['last_window']:,.1f}"
         note = "" if g["what"] != "descriptors (all)" else "  (reported, not judged)"
-        lines.append(f"  {g['relay']:6} {g['what']:26} {a:>12} -> {b:>12} {rise:>8} "
+        what = "RSS" if g["what"] == "RSS KiB" else g["what"]
+        lines.append(f"  {g['relay']:6} {what:26} {fmt(g, 'first_window'):>10} "
+                     f"{fmt(g, 'second_window'):>10} -> {fmt(g, 'last_window'):>10} {rise:>7} "
                      f"{'ok' if g['ok'] else 'GROWTH'}{note}")
     lines.append("result: " + ("PASS" if not s["failures"] else
                                "FAIL\n  " + "\n  ".join(s["failures"])))
