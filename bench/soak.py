@@ -747,7 +747,7 @@ def main(argv=None):
             "machine": machine_line, "load_average_before": load_before,
             "minutes": args.minutes, "load_seconds": round(load_seconds, 1),
             "drain_seconds": round(drain_seconds, 1), "measured_max_rate": maximum,
-            "rate": round(rate, 1), "achieved_rate": round(sent / load_seconds, 1),
+            "rate": round(rate, 1), "fraction": args.fraction, "achieved_rate": round(sent / load_seconds, 1),
             "sent": sent, "delivered": tally.delivered, "copies": tally.copies,
             "unexplained_duplicates": tally.unexplained,
             "explained_duplicates": tally.copies - tally.delivered - tally.unexplained,
@@ -847,7 +847,8 @@ def report(s):
              + " ".join(f"{x:.2f}" for x in s["load_average_before"]),
              f"load {s['load_seconds']:g} s, drain {s['drain_seconds']:g} s; rate "
              f"{s['rate']:,.0f} msgs/s asked"
-             + (f" (half of the measured maximum {s['measured_max_rate']:,.0f})"
+             + (f" ({s.get('fraction', 0.5):g} of the measured maximum "
+                f"{s['measured_max_rate']:,.0f})"
                 if s["measured_max_rate"] else "")
              + f", {s['achieved_rate']:,.0f} sent",
              f"messages: sent {s['sent']:,}, delivered {s['delivered']:,}, copies "
