@@ -36,6 +36,7 @@ int64_t SendRate::microsUntilSend() {
   refill(clock_.monotonicMicros());
   if (tokens_ >= 0) return 0;
   rateLimited_ = true;
+  heldBackSinceCut_ = true;
   return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(-tokens_ / rate_ * kMicrosPerSecond)));
 }
 
@@ -75,10 +76,13 @@ void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
   if (outcome == SendOutcome::kThrottled) {
     if (ticket != epoch_) return;  // sent at a rate already cut
     // Cut from what was really sent, when that is less than the rate allowed (a sender held
-    // back by the window or by its input): a cut below the allowance must bite at once.
+    // back by the window or by its input): a cut below the allowance must bite at once. A
+    // sender the rate held back since the last cut sent at the allowance: its last second can
+    // hold one small request alone (records come a second or more apart at low rates), which
+    // says nothing about the rate, so it is cut from the rate.
     const double sent = static_cast<double>(sentLastSecond());
     double base = rate_ > 0 ? rate_ : std::max(sent, kFirstCutFloor);
-    if (rate_ > 0 && sent > 0 && sent < base) base = sent;
+    if (rate_ > 0 && !heldBackSinceCut_ && sent > 0 && sent < base) base = sent;
     refill(now);
     const bool fresh = acceptedSinceCut_ || epoch_ == 0;
     const double factor = fresh ? kDecrease : kDeepDecrease;
@@ -88,6 +92,7 @@ void SendRate::finished(uint64_t ticket, SendOutcome outcome) {
       step_ = base * kIncreasePerSecond;
     }
     acceptedSinceCut_ = false;
+    heldBackSinceCut_ = false;
     tokens_ = std::min(tokens_, 0.0);
     window_ = std::max(1u, static_cast<unsigned>(std::floor(window_ * factor)));
     successesInWindow_ = 0;

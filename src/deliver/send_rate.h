@@ -106,8 +106,9 @@ class SendRate {
   double tokens_ = 0;
   int64_t lastRefill_;
   int64_t lastIncrease_;
-  bool rateLimited_ = false;    // the rate held a request back since the last increase
-  bool windowLimited_ = false;  // the window held a request back since it last grew
+  bool rateLimited_ = false;       // the rate held a request back since the last increase
+  bool heldBackSinceCut_ = false;  // the rate held a request back since the last cut
+  bool windowLimited_ = false;     // the window held a request back since it last grew
   unsigned window_;
   unsigned inFlight_ = 0;
   unsigned successesInWindow_ = 0;

@@ -192,6 +192,42 @@ TEST(SendRateTest, NeverCutsBelowTheFloorNorTheWindowBelowOne) {
   EXPECT_TRUE(rate.windowOpen());
 }
 
+// A sender with a backlog, held back by the rate, sends records of mixed sizes (a big record
+// from a busy source, a small one from a connection that just closed), about one a second. A
+// throttled answer to the small one must cut from the rate the sender was held to, not from the
+// bytes that happen to fall within the last second (the small record alone): that cut the rate
+// to its floor under a steady 5 % of failed records, and the spool grew (bench/soak.py).
+TEST(SendRateTest, HeldBackByTheRateCutsFromTheRateNotFromTheLastSecond) {
+  ManualClock clock;
+  SendRate rate(clock);
+  rate.finished(rate.started(2'000'000), SendOutcome::kThrottled);
+  const auto big = static_cast<uint64_t>(rate.bytesPerSecond() * 1.2);  // 1.2 s worth
+  for (int i = 0; i < 3; ++i) {
+    clock.advanceMicros(rate.microsUntilSend());
+    rate.finished(rate.started(big), SendOutcome::kAccepted);
+    clock.advanceMicros(1);
+  }
+  const double before = rate.bytesPerSecond();
+  const int64_t wait = rate.microsUntilSend();
+  ASSERT_GT(wait, 1'000 * kMs);  // the big record is more than a second old when the small goes
+  clock.advanceMicros(wait);
+  rate.finished(rate.started(5'000), SendOutcome::kThrottled);
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), before * SendRate::kDecrease);
+}
+
+// A sender that the rate never held back (its input is slower) is cut from what it sent: the
+// cut bites at once.
+TEST(SendRateTest, NotHeldBackCutsFromWhatWasSent) {
+  ManualClock clock;
+  SendRate rate(clock);
+  rate.finished(rate.started(2'000'000), SendOutcome::kThrottled);  // 1,700,000 bytes/s
+  rate.finished(rate.started(1000), SendOutcome::kAccepted);
+  clock.advanceMicros(2'000 * kMs);
+  ASSERT_EQ(rate.microsUntilSend(), 0);
+  rate.finished(rate.started(100'000), SendOutcome::kThrottled);
+  EXPECT_DOUBLE_EQ(rate.bytesPerSecond(), 100'000 * SendRate::kDecrease);
+}
+
 // A model of a stream with a quota (a token bucket of one second, as the Firehose stand-in
 // meters it) fed by a sender with an endless backlog: the controller keeps the delivered rate
 // close to the quota and throttled requests rare. This is the sawtooth, in simulated time.

@@ -651,6 +651,14 @@ class FirehoseStandIn:
         with self._lock:
             return [r for r in self._records if stream is None or r.stream == stream]
 
+    def take_records(self):
+        """Removes and returns every stored record, so a long run (bench/soak.py) keeps its
+        memory flat. Indexes of records()/events() taken before start again from 0."""
+        with self._lock:
+            taken, self._records = self._records, []
+            self._decoded = {}
+            return taken
+
     def requests(self, service=None, op=None, key=None, status=None, error=None, fault=None):
         with self._lock:
             out = list(self._requests)
