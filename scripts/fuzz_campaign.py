@@ -106,6 +106,7 @@ def run_target(target, seconds, smoke):
                f"-artifact_prefix={crashes}/", *fuzzer_args(target), str(work)]
         started = datetime.datetime.now(datetime.timezone.utc)
         code, cpu = run_child(cmd, log)
+        ran = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
         execs = final_stat(log, "number_of_executed_units")
         found = 0 if code == 0 else 1
         if found:
@@ -120,10 +121,10 @@ def run_target(target, seconds, smoke):
         row = {
             "target": target,
             "date (UTC)": started.strftime("%Y-%m-%d %H:%M"),
-            "seconds": str(seconds),
+            "seconds": f"{ran:.0f}",
             "CPU s": f"{cpu:.0f}",
             "executions": f"{execs:,}",
-            "exec/s": f"{execs / max(seconds, 1):,.0f}",
+            "exec/s": f"{execs / max(ran, 1):,.0f}",
             "corpus files": str(len(files)),
             "corpus KiB": f"{sum(f.stat().st_size for f in files) / 1024:.1f}",
             "edges": str(edges_of(binary, CORPUS / target, scratch / "edges.log")),

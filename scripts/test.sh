@@ -100,24 +100,7 @@ integration() {  # integration RELAY: the pytest suite against that relay binary
 # Stage functions return a failure explicitly: run and start call them in an `||` list, where
 # set -e does not stop a function at its first failing command.
 fuzz_smoke() {
-  local seconds=${KINESYSLOG_FUZZ_SECONDS:-10}
-  if [ -x scripts/fuzz.sh ]; then
-    scripts/fuzz.sh --smoke "$seconds"
-    return
-  fi
-  CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DKINESYSLOG_FUZZ=ON -DKINESYSLOG_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null ||
-    return 1
-  ninja -C build/fuzz -j2 || return 1
-  local fuzzer name corpus
-  for fuzzer in build/fuzz/*_fuzz; do
-    name=$(basename "$fuzzer" _fuzz)
-    corpus=$(mktemp -d -p "$work")
-    cp -r "tests/fuzz/corpus/$name/." "$corpus/"
-    "$fuzzer" -max_total_time="$seconds" -print_final_stats=0 "$corpus" \
-      >"build/fuzz/$name.log" 2>&1 || { tail -n 40 "build/fuzz/$name.log"; return 1; }
-    echo "$name: $(ls "$corpus" | wc -l) corpus inputs after the run, no crash"
-  done
+  scripts/fuzz.sh --smoke "${KINESYSLOG_FUZZ_SECONDS:-10}"
 }
 
 tsan_unit_tests() {

@@ -20,8 +20,13 @@ namespace {
 enum RequiredField : unsigned { kVersion = 1, kHost = 2, kShortMessage = 4, kAllRequired = 7 };
 
 // A number token as simdjson hands it out runs up to the next structural character, so it may
-// carry the whitespace that follows it.
+// carry the whitespace that follows it (RFC 8259 §2: space, tab, LF, CR).
 std::string_view trimJsonWhitespace(std::string_view token) {
+  while (!token.empty()) {
+    const char c = token.front();
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+    token.remove_prefix(1);
+  }
   while (!token.empty()) {
     const char c = token.back();
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
@@ -106,15 +111,9 @@ error_code visitNonObjectRoot(ondemand::document& doc, ondemand::json_type type)
       std::string_view text;
       return doc.get_string().get(text);
     }
-    case ondemand::json_type::boolean: {
-      bool flag;
-      return doc.get_bool().get(flag);
-    }
-    case ondemand::json_type::null: {
-      bool isNull = false;
-      if (auto error = doc.is_null().get(isNull)) return error;
-      return isNull ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
-    }
+    case ondemand::json_type::boolean:
+    case ondemand::json_type::null:
+      break;  // GelfParser::check compares the whole text
     case ondemand::json_type::object:
       break;
   }
@@ -140,6 +139,17 @@ GelfFindings GelfParser::check(std::string_view json, size_t capacity) noexcept 
   if (impl_->parser.iterate(json.data(), json.size(), capacity).get(doc)) return findings;
   ondemand::json_type rootType;
   if (doc.type().get(rootType)) return findings;
+  if (rootType == ondemand::json_type::boolean || rootType == ondemand::json_type::null) {
+    // simdjson's On-Demand root atoms are judged by their first bytes ("false0" passed, " false "
+    // failed); RFC 8259 §2 and §3 allow the literal alone between whitespace.
+    const std::string_view text = trimJsonWhitespace(json);
+    const bool literal =
+        rootType == ondemand::json_type::null ? text == "null" : text == "true" || text == "false";
+    if (!literal) return findings;
+    findings.validJson = true;
+    findings.missingFields = true;
+    return findings;
+  }
   if (rootType != ondemand::json_type::object) {
     if (visitNonObjectRoot(doc, rootType) || !atEnd(doc)) return findings;
     findings.validJson = true;

@@ -169,6 +169,20 @@ TEST_F(GelfEventTest, OneJsonTextOnly) {
   EXPECT_FALSE(check("17 18").validJson);
 }
 
+// Found by the gelf_event fuzz target (corpus regression-root-false-then-bytes): a root `false`
+// followed by any byte was taken for valid JSON, and one followed by whitespace was refused.
+TEST_F(GelfEventTest, RootLiteralMustEndAtTheText) {
+  EXPECT_FALSE(check("false0").validJson);
+  EXPECT_FALSE(check("falsex").validJson);
+  EXPECT_FALSE(check(std::string("\0false0", 7)).validJson);
+  EXPECT_TRUE(check(" false \r\n").validJson);
+  EXPECT_TRUE(check("true").validJson);
+  EXPECT_FALSE(check("true1").validJson);
+  EXPECT_TRUE(check("null").validJson);
+  EXPECT_TRUE(check(" null \t").validJson);
+  EXPECT_FALSE(check("nullx").validJson);
+}
+
 TEST_F(GelfEventTest, RawControlCharactersInStringsAreNotValid) {
   // RFC 8259 §7: U+0000 through U+001F must be escaped.
   EXPECT_FALSE(check("{\"a\":\"tab\there\"}").validJson);
