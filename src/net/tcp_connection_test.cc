@@ -110,6 +110,26 @@ TEST_F(TcpConnectionTest, DrainClosesAfterTheIdleTimeWithoutDataAndNotBefore) {
                                 "<13>1 2023-11-14T22:13:20.950000+00:00 192.0.2.9 partial more"}));
 }
 
+// Idle during the drain means the peer sent nothing, not that the worker read nothing: a worker
+// kept from reading past the idle time (a busy machine) must not reset a connection whose bytes
+// already wait in the kernel. Before this was checked, such a connection lost them.
+TEST_F(TcpConnectionTest, DrainKeepsAConnectionWhoseBytesWaitUnread) {
+  LoopbackClient client(listener_.port());
+  auto connection = connect(client);
+  client.send(std::string(kLine) + "\n");
+  ASSERT_TRUE(world_.pollUntil([&] { return deliveredCount() == 1; }));
+  connection->beginDrain();
+  // Sent in time, but the clock passes the idle time before the loop gets to read it.
+  client.send(std::string(kLine) + " late\n");
+  world_.advance(600ms);
+  EXPECT_FALSE(client.peerClosed());
+  ASSERT_TRUE(world_.pollUntil([&] { return deliveredCount() == 2; }));
+  world_.advance(600ms);
+  ASSERT_TRUE(world_.pollUntil([&] { return world_.context().idle(); }));
+  EXPECT_EQ(world_.delivered(),
+            (std::vector<std::string>{std::string(kLine), std::string(kLine) + " late"}));
+}
+
 TEST_F(TcpConnectionTest, CloseNowDeliversThePartialMessage) {
   LoopbackClient client(listener_.port());
   auto connection = connect(client);

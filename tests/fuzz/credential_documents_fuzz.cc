@@ -28,6 +28,7 @@
 #include "aws/credential_providers.h"
 #include "aws/fake_http_client.h"
 #include "aws/iso8601.h"
+#include "fuzz_input.h"
 #include "proto/syslog/event_time.h"
 #include "record/backslash_replace_oracle.h"
 #include "record/json_escape.h"
@@ -40,23 +41,7 @@ using kinesyslog::aws::CredentialsError;
 using kinesyslog::aws::ParsedCredentials;
 using kinesyslog::aws::testing::FakeHttpClient;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-  std::string_view rest() { return bytes(static_cast<size_t>(end_ - p_)); }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 bool same(const ParsedCredentials& a, const ParsedCredentials& b) {
   if (a.jsonObject != b.jsonObject || a.error != b.error ||

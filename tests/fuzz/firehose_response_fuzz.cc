@@ -20,6 +20,7 @@
 
 #include "aws/fake_http_client.h"
 #include "aws/firehose_client.h"
+#include "fuzz_input.h"
 #include "record/backslash_replace_oracle.h"
 #include "record/json_escape.h"
 #include "util/clock.h"
@@ -32,23 +33,7 @@ using kinesyslog::aws::FirehoseErrorKind;
 using kinesyslog::aws::HttpResponse;
 using kinesyslog::aws::testing::FakeHttpClient;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-  std::string_view rest() { return bytes(static_cast<size_t>(end_ - p_)); }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 void checkLine(std::string_view text) {
   if (text.size() > 303) __builtin_trap();

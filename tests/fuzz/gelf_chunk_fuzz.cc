@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_input.h"
 #include "proto/gelf/gelf_datagram.h"
 #include "proto/gelf/gelf_test_datagrams.h"
 
@@ -38,22 +39,7 @@ constexpr const char* kSenders[] = {"192.0.2.1", "192.0.2.2", "2001:db8::1", "10
 constexpr const char* kRawSenders[] = {"raw-a", "raw-b", "raw-c", "raw-d"};
 constexpr uint64_t kWellFormedIdBase = 0x5afe000000000000ULL;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  uint8_t byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 using kinesyslog::gelf::testing::chunk;
 

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_input.h"
 #include "proto/gelf/gelf_chunk_assembler.h"
 #include "proto/gelf/gelf_test_datagrams.h"
 
@@ -34,22 +35,7 @@ using kinesyslog::gelf::GelfChunkLimits;
 using kinesyslog::gelf::kChunkSetTimeoutMicros;
 using kinesyslog::gelf::testing::chunk;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 // One set as sent, and the model of what the assembler holds of it.
 struct SetModel {

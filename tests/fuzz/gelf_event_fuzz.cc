@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_input.h"
 #include "proto/gelf/gelf_event.h"
 #include "proto/gelf/gelf_timestamp.h"
 #include "proto/syslog/event_time.h"
@@ -33,16 +34,7 @@ using kinesyslog::gelf::parseGelfTimestampMillis;
 constexpr int64_t kReceiveMicros = 1'781'524'800'123'456;  // 2026-06-15T12:00:00.123456Z
 constexpr size_t kMaxMessageSize = 65536;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 GelfParser& parser() {
   static GelfParser p(kMaxMessageSize);

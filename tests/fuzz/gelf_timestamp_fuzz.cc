@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_input.h"
 #include "proto/gelf/gelf_timestamp.h"
 
 namespace {
@@ -20,16 +21,7 @@ namespace {
 using kinesyslog::gelf::kMaxTimestampMillis;
 using kinesyslog::gelf::parseGelfTimestampMillis;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  char digit() { return static_cast<char>('0' + byte() % 10); }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 // The value of digits x 10^(scale) in milliseconds, half up; nullopt past the maximum. `digits`
 // holds the significant digits; the millisecond point sits after digits.size() + scale of them.

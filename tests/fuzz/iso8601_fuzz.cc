@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "aws/iso8601.h"
+#include "fuzz_input.h"
 #include "proto/syslog/event_time.h"
 #include "proto/syslog/local_zone.h"
 
@@ -30,16 +31,7 @@ constexpr int64_t kFirstWritable = daysFromCivil(0, 1, 1) * kSecondsPerDay * kMi
 constexpr int64_t kLastWritable =
     (daysFromCivil(10000, 1, 1) * kSecondsPerDay) * kMicrosPerSecond - 1;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  unsigned below(unsigned n) { return (byte() | byte() << 8) % n; }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 void checkRaw(std::string_view text) {
   const std::optional<int64_t> micros = parseIso8601Micros(text);

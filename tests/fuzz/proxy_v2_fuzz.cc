@@ -20,6 +20,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "fuzz_input.h"
 #include "proto/proxy/proxy_header_parser.h"
 #include "split_feeds.h"
 
@@ -37,21 +38,7 @@ constexpr struct {
 } kFamilies[] = {{0x11, 12},  {0x12, 12},  {0x21, 36}, {0x22, 36},
                  {0x31, 216}, {0x32, 216}, {0x00, 0}};
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string bytes(size_t n) {
-    std::string out;
-    for (size_t i = 0; i < n; ++i) out += static_cast<char>(byte());
-    return out;
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 void put16(std::string& out, size_t value) {
   out += static_cast<char>((value >> 8) & 0xff);
@@ -126,8 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint16_t destinationPort = 0;
   const size_t width = family.block == 12 ? 4 : family.block == 36 ? 16 : 0;
   if (width != 0) {
-    source = in.bytes(width);
-    destination = in.bytes(width);
+    source = in.paddedBytes(width);
+    destination = in.paddedBytes(width);
     if (width == 16 && (shape & 0x80)) {  // an IPv4-mapped source (RFC 4291 §2.5.5.2)
       source.replace(0, 12, std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12));
     }
@@ -137,7 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     put16(header, sourcePort);
     put16(header, destinationPort);
   } else {
-    header += in.bytes(family.block);  // UNIX paths, or nothing for UNSPEC
+    header += in.paddedBytes(family.block);  // UNIX paths, or nothing for UNSPEC
   }
 
   // TLVs (§2.2.1-§2.2.8).
@@ -149,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (kind % 6) {
       case 0: {  // a skipped type with a value from the input
         static constexpr uint8_t kSkipped[] = {0x01, 0x02, 0x04, 0x05, 0x20, 0x30, 0xE0, 0xEE};
-        const std::string value = in.bytes(in.byte() % 64);
+        const std::string value = in.paddedBytes(in.byte() % 64);
         header += static_cast<char>(kSkipped[(kind >> 3) % 8]);
         put16(header, value.size());
         header += value;

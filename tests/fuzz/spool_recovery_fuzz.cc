@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_input.h"
 #include "record/gzip.h"
 #include "record/journal_replay.h"
 #include "spool/journal_format.h"
@@ -40,22 +41,7 @@ namespace {
 namespace fs = std::filesystem;
 using kinesyslog::spool::SpoolDirectory;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  bool empty() const { return p_ == end_; }
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 const fs::path& spoolPath() {
   static const fs::path path = [] {

@@ -23,6 +23,7 @@
 #include "aws/fake_http_client.h"
 #include "aws/iso8601.h"
 #include "aws/sts_client_impl.h"
+#include "fuzz_input.h"
 #include "util/clock.h"
 
 namespace {
@@ -32,22 +33,7 @@ using kinesyslog::aws::CredentialsError;
 using kinesyslog::aws::HttpStsClient;
 using kinesyslog::aws::testing::FakeHttpClient;
 
-class Input {
- public:
-  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
-  unsigned byte() { return p_ == end_ ? 0 : *p_++; }
-  std::string_view bytes(size_t n) {
-    n = std::min<size_t>(n, static_cast<size_t>(end_ - p_));
-    std::string_view out(reinterpret_cast<const char*>(p_), n);
-    p_ += n;
-    return out;
-  }
-  std::string_view rest() { return bytes(static_cast<size_t>(end_ - p_)); }
-
- private:
-  const uint8_t* p_;
-  const uint8_t* end_;
-};
+using Input = kinesyslog::fuzz::FuzzInput;
 
 // A value of printable ASCII and spaces from the input, and its XML form: letters and digits
 // as they are, the rest as entities or character references (so surrounding spaces survive
