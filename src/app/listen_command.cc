@@ -19,6 +19,7 @@
 #include "deliver/uploader.h"
 #include "metrics/relay_counters.h"
 #include "net/backpressure.h"
+#include "net/connection_limit.h"
 #include "net/listen_socket.h"
 #include "net/sender_address_steering.h"
 #include "net/tls_context.h"
@@ -77,6 +78,20 @@ void raiseDescriptorLimit() {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
+}
+
+// Connections share the descriptor limit with what the relay opens as it runs (spool files,
+// journal segments, uploads): accepting stops at the limit less those (net/connection_limit.h).
+// Called once everything of the start is open, the listening sockets included.
+void limitConnections(net::Backpressure& backpressure, const ListenOptions& o) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const uint64_t open = net::openDescriptorCount();
+  const uint64_t most = net::connectionLimit(limit.rlim_cur, open,
+                                             net::descriptorReserve(o.workers, o.streams.size()));
+  backpressure.setMaxConnections(most);
+  spdlog::info("connections: at most {} open at once (descriptor limit {}, {} in use at start)",
+               most, limit.rlim_cur, open);
 }
 
 std::vector<uint16_t> enabledPorts(const std::vector<uint16_t>& ports) {
@@ -394,6 +409,7 @@ int runListen(const ListenOptions& o) {
     }
     workers.push_back(std::move(worker));
   }
+  limitConnections(backpressure, o);
   for (auto& worker : workers) worker->start();
   if (endpoint) endpoint->setListenersOpen(udpPorts.size() + tcpPorts.size() + tlsPorts.size());
 

@@ -10,10 +10,6 @@ namespace kinesyslog::app {
 
 namespace {
 
-int64_t microsSinceEpoch(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
 int64_t microsSinceEpoch(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
@@ -48,10 +44,8 @@ metrics::RelaySnapshot RelayEndpoint::snapshot() const {
   s.spool.records = spool.records;
   s.spool.bytes = spool.bytes;
   s.spool.maxBytes = spool_.maxBytes();
-  if (spool.oldestWrittenMicros) {
-    const int64_t age =
-        microsSinceEpoch(std::chrono::system_clock::now()) - *spool.oldestWrittenMicros;
-    s.spool.oldestAgeSeconds = static_cast<double>(std::max<int64_t>(age, 0)) / 1e6;
+  if (spool.oldestAgeMicros) {
+    s.spool.oldestAgeSeconds = static_cast<double>(*spool.oldestAgeMicros) / 1e6;
   }
 
   const deliver::UploaderCounters& u = uploader_.counters();

@@ -339,6 +339,40 @@ bool containerUrlAllowed(const UrlHost& url) {
 
 }  // namespace
 
+// ---- Answers, parsed -----------------------------------------------------------------------
+
+ParsedCredentials parseContainerCredentials(std::string_view json) {
+  ParsedCredentials parsed;
+  const std::optional<JsonFields> fields = parseJsonObject(json);
+  if (!fields) return parsed;
+  parsed.jsonObject = true;
+  parsed.credentials =
+      credentialsFromJson(*fields, "Token", /*tokenAndExpirationRequired=*/true, parsed.error);
+  return parsed;
+}
+
+ParsedCredentials parseProcessCredentials(std::string_view json) {
+  ParsedCredentials parsed;
+  const std::optional<JsonFields> fields = parseJsonObject(json);
+  if (!fields) return parsed;
+  parsed.jsonObject = true;
+  const auto version = fields->numbers.find("Version");
+  if (version == fields->numbers.end() || version->second != 1.0) {
+    parsed.error = "unsupported or missing Version (supported: 1)";
+    return parsed;
+  }
+  parsed.credentials = credentialsFromJson(*fields, "SessionToken",
+                                           /*tokenAndExpirationRequired=*/false, parsed.error);
+  return parsed;
+}
+
+std::optional<std::string> imdsRoleName(std::string_view listing) {
+  // The listing holds one role per line; an instance profile has exactly one.
+  std::string role = trimmed(listing.substr(0, listing.find('\n')));
+  if (role.empty() || role.find('/') != std::string::npos) return std::nullopt;
+  return role;
+}
+
 // ---- EnvironmentProvider -------------------------------------------------------------------
 
 EnvironmentProvider::EnvironmentProvider(EnvLookup env) : env_(std::move(env)) {}
@@ -412,18 +446,11 @@ std::optional<Credentials> ProcessProvider::load() {
     const std::string stderrLine = excerpt(result.err);
     throw CredentialsError(what + " " + how + (stderrLine.empty() ? "" : ": " + stderrLine));
   }
-  const std::optional<JsonFields> fields = parseJsonObject(result.out);
-  if (!fields) throw CredentialsError(what + " did not print a JSON object");
-  const auto version = fields->numbers.find("Version");
-  if (version == fields->numbers.end() || version->second != 1.0) {
-    throw CredentialsError(what + ": unsupported or missing Version (supported: 1)");
-  }
-  std::string error;
-  std::optional<Credentials> credentials =
-      credentialsFromJson(*fields, "SessionToken", /*tokenAndExpirationRequired=*/false, error);
-  if (!credentials) throw CredentialsError(what + ": " + error);
-  credentials->source = name();
-  return credentials;
+  ParsedCredentials parsed = parseProcessCredentials(result.out);
+  if (!parsed.jsonObject) throw CredentialsError(what + " did not print a JSON object");
+  if (!parsed.credentials) throw CredentialsError(what + ": " + parsed.error);
+  parsed.credentials->source = name();
+  return parsed.credentials;
 }
 
 // ---- WebIdentityProvider -------------------------------------------------------------------
@@ -648,17 +675,16 @@ std::optional<Credentials> ContainerProvider::load() {
       lastError = "HTTP " + std::to_string(response.status) + " " + excerpt(response.body);
       continue;
     }
-    const std::optional<JsonFields> fields = parseJsonObject(response.body);
-    if (!fields) {
+    ParsedCredentials parsed = parseContainerCredentials(response.body);
+    if (!parsed.jsonObject) {
       lastError = "the answer is not a JSON object";
       continue;
     }
-    std::string error;
-    std::optional<Credentials> credentials =
-        credentialsFromJson(*fields, "Token", /*tokenAndExpirationRequired=*/true, error);
-    if (!credentials) throw CredentialsError("container credentials from " + url + ": " + error);
-    credentials->source = name();
-    return credentials;
+    if (!parsed.credentials) {
+      throw CredentialsError("container credentials from " + url + ": " + parsed.error);
+    }
+    parsed.credentials->source = name();
+    return parsed.credentials;
   }
   throw CredentialsError("container credentials from " + url + " failed after " +
                          std::to_string(kAttempts) + " attempts: " + lastError);
@@ -767,19 +793,15 @@ std::optional<Credentials> InstanceMetadataProvider::load() {
   ImdsClient imds(http_, settings_);
   const std::optional<std::string> roleList = imds.get(kRolePath);
   if (!roleList) return std::nullopt;
-  // The listing holds one role per line; an instance profile has exactly one.
-  const std::string role = trimmed(std::string_view(*roleList).substr(0, roleList->find('\n')));
-  if (role.empty() || role.find('/') != std::string::npos) return std::nullopt;
-  const std::optional<std::string> document = imds.get(std::string(kRolePath) + role);
+  const std::optional<std::string> role = imdsRoleName(*roleList);
+  if (!role) return std::nullopt;
+  const std::optional<std::string> document = imds.get(std::string(kRolePath) + *role);
   if (!document) return std::nullopt;
-  const std::optional<JsonFields> fields = parseJsonObject(*document);
-  if (!fields) return std::nullopt;
-  std::string error;
-  std::optional<Credentials> credentials =
-      credentialsFromJson(*fields, "Token", /*tokenAndExpirationRequired=*/true, error);
-  if (!credentials) return std::nullopt;  // e.g. {"Code":"AssumeRoleUnauthorizedAccess",...}
-  credentials->source = name();
-  return credentials;
+  ParsedCredentials parsed = parseContainerCredentials(*document);
+  // No credentials, e.g. {"Code":"AssumeRoleUnauthorizedAccess",...}: not configured.
+  if (!parsed.credentials) return std::nullopt;
+  parsed.credentials->source = name();
+  return parsed.credentials;
 }
 
 }  // namespace kinesyslog::aws

@@ -26,6 +26,30 @@ namespace kinesyslog::aws {
 // at a time. Every provider re-reads what can change (token files, the process output, the
 // endpoints) on each load(), so a load() is also a refresh.
 
+// The answers the providers read, as pure functions (no I/O; never throw), so that each can be
+// tested and fuzzed on its own (tests/fuzz/credential_documents_fuzz.cc).
+
+// A credential document read: the credentials (without `source`), or why not. `jsonObject` is
+// false when the text is not a JSON object at all (the container provider retries then, while
+// an object without a required member is an answer, and an error).
+struct ParsedCredentials {
+  std::optional<Credentials> credentials;
+  bool jsonObject = false;
+  std::string error;  // set when credentials is empty and jsonObject is true
+};
+
+// The JSON of the container endpoint and of an IMDS role: AccessKeyId, SecretAccessKey, Token
+// and an ISO 8601 Expiration are all required.
+ParsedCredentials parseContainerCredentials(std::string_view json);
+
+// The stdout of a credential_process (version 1): Version 1, AccessKeyId and SecretAccessKey
+// required; SessionToken and Expiration optional, the Expiration ISO 8601 when given.
+ParsedCredentials parseProcessCredentials(std::string_view json);
+
+// The role of an IMDS latest/meta-data/iam/security-credentials/ listing: its first line,
+// trimmed. nullopt when that is empty or holds a '/' (it becomes part of the next URL).
+std::optional<std::string> imdsRoleName(std::string_view listing);
+
 // What the providers need from the outside. References must outlive the providers.
 struct ProviderContext {
   std::shared_ptr<const ProfileConfig> config;

@@ -690,3 +690,61 @@ TEST_F(ProvidersTest, InstanceMetadataRetriesWhenAsked) {
 
 }  // namespace
 }  // namespace kinesyslog::aws
+
+namespace kinesyslog::aws {
+namespace {
+
+// The answers' parse steps on their own (the providers above use them).
+
+TEST(ParseContainerCredentials, ReadsACompleteDocument) {
+  const ParsedCredentials parsed = parseContainerCredentials(
+      R"({"AccessKeyId":"ASIA","SecretAccessKey":"s","Token":"t","Expiration":"2026-11-26T18:00:00Z"})");
+  ASSERT_TRUE(parsed.credentials);
+  EXPECT_TRUE(parsed.jsonObject);
+  EXPECT_EQ(parsed.credentials->accessKeyId, "ASIA");
+  EXPECT_EQ(parsed.credentials->secretAccessKey, "s");
+  EXPECT_EQ(parsed.credentials->sessionToken, "t");
+  EXPECT_EQ(parsed.credentials->expiresMicros, kExpiry);
+}
+
+TEST(ParseContainerCredentials, TellsAMissingMemberFromNotJson) {
+  const ParsedCredentials missing = parseContainerCredentials(
+      R"({"AccessKeyId":"ASIA","SecretAccessKey":"s","Expiration":"2026-11-26T18:00:00Z"})");
+  EXPECT_FALSE(missing.credentials);
+  EXPECT_TRUE(missing.jsonObject);
+  EXPECT_EQ(missing.error, "missing Token");
+
+  const ParsedCredentials notJson = parseContainerCredentials("<html>502</html>");
+  EXPECT_FALSE(notJson.credentials);
+  EXPECT_FALSE(notJson.jsonObject);
+  EXPECT_FALSE(parseContainerCredentials("[1]").jsonObject);
+}
+
+TEST(ParseProcessCredentials, NeedsVersionOneAndBothKeys) {
+  const ParsedCredentials parsed =
+      parseProcessCredentials(R"({"Version":1,"AccessKeyId":"AKIA","SecretAccessKey":"s"})");
+  ASSERT_TRUE(parsed.credentials);
+  EXPECT_EQ(parsed.credentials->sessionToken, "");
+  EXPECT_FALSE(parsed.credentials->expiresMicros);
+
+  const ParsedCredentials version2 =
+      parseProcessCredentials(R"({"Version":2,"AccessKeyId":"AKIA","SecretAccessKey":"s"})");
+  EXPECT_FALSE(version2.credentials);
+  EXPECT_EQ(version2.error, "unsupported or missing Version (supported: 1)");
+
+  const ParsedCredentials badTime = parseProcessCredentials(
+      R"({"Version":1,"AccessKeyId":"AKIA","SecretAccessKey":"s","Expiration":"soon"})");
+  EXPECT_FALSE(badTime.credentials);
+  EXPECT_EQ(badTime.error, "malformed Expiration 'soon'");
+}
+
+TEST(ImdsRoleName, TakesTheFirstLineTrimmed) {
+  EXPECT_EQ(imdsRoleName("relay-role\nother\n"), "relay-role");
+  EXPECT_EQ(imdsRoleName("  relay-role \r\n"), "relay-role");
+  EXPECT_FALSE(imdsRoleName("\nrelay-role"));
+  EXPECT_FALSE(imdsRoleName("../meta-data"));
+  EXPECT_FALSE(imdsRoleName(""));
+}
+
+}  // namespace
+}  // namespace kinesyslog::aws

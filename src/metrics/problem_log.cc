@@ -23,6 +23,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "partial-message budget full",
     "connection error",
     "accept error",
+    "connection limit reached",
     "TLS client rejected",
     "TLS handshake failed",
     "TLS handshake timed out",

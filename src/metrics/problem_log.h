@@ -26,6 +26,7 @@ enum class Problem : size_t {
   kPartialBudgetCut,
   kConnectionError,
   kAcceptError,
+  kConnectionLimit,
   kTlsClientRejected,
   kTlsHandshakeFailed,
   kTlsHandshakeTimeout,

@@ -30,6 +30,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "tcp_connections_active",
     "tcp_connection_errors",
     "tcp_read_pauses",
+    "tcp_accept_pauses",
     "partial_budget_cuts",
     "tls_handshakes",
     "tls_handshake_failures",

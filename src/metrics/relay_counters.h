@@ -40,6 +40,7 @@ enum class Counter : size_t {
   kTcpConnectionsActive,
   kTcpConnectionErrors,
   kTcpReadPauses,
+  kTcpAcceptPauses,    // accepting paused 100 ms: connection limit reached, or accept failed
   kPartialBudgetCuts,  // partial messages cut to keep connections within --partial-budget
   kTlsHandshakes,
   kTlsHandshakeFailures,

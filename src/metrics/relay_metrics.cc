@@ -83,6 +83,9 @@ constexpr std::array kExports = {
                   "Times reading paused because the spool was full (backpressure)", "transport",
                   "udp"},
     CounterExport{Counter::kTcpReadPauses, kPauses, "", "", "transport", "tcp"},
+    CounterExport{Counter::kTcpAcceptPauses, "kinesyslog_accept_pauses_total", "counter",
+                  "Times accepting paused for 100 ms: the connection limit the descriptor limit "
+                  "leaves was reached, or accept failed (EMFILE)"},
     CounterExport{Counter::kTcpConnectionsAccepted, "kinesyslog_connections_accepted_total",
                   "counter", "TCP and TLS connections accepted"},
     CounterExport{Counter::kTcpConnectionsActive, "kinesyslog_connections_active", "gauge",

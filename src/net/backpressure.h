@@ -23,11 +23,17 @@ class Backpressure {
   // The encoders are more than the bound behind: passing (a burst, a busy machine), so UDP
   // stops reading for a moment and datagrams wait in the kernel's socket buffer.
   bool encodersBehind() const { return encoderQueuedBytes_() > maxEncoderQueuedBytes_; }
+  // Connections (all workers) the descriptor limit leaves room for (net/connection_limit.h).
+  // Set once at start, before the workers run.
+  void setMaxConnections(uint64_t n) { maxConnections_ = n; }
+  uint64_t maxConnections() const { return maxConnections_; }
+  bool connectionsFull(uint64_t open) const { return open >= maxConnections_; }
 
  private:
   std::function<bool()> spoolFull_;
   std::function<uint64_t()> encoderQueuedBytes_;
   uint64_t maxEncoderQueuedBytes_;
+  uint64_t maxConnections_ = UINT64_MAX;
 };
 
 }  // namespace kinesyslog::net

@@ -30,23 +30,36 @@ void TcpListener::start() {
 }
 
 void TcpListener::acceptNext() {
+  // Connections share the descriptor limit with the relay's own files (net/connection_limit.h):
+  // past their share, new connections wait in the listen queue until one closes.
+  const uint64_t open = metrics::counters().get(metrics::Counter::kTcpConnectionsActive);
+  if (worker_.backpressure().connectionsFull(open)) {
+    pauseAccepting(metrics::Problem::kConnectionLimit,
+                   fmt::format("port {}: {} connections open, the most the descriptor limit "
+                               "leaves room for; new connections wait in the listen queue",
+                               port_, open));
+    return;
+  }
   // The peer's address comes with the accept: getpeername() afterwards fails for a peer that
   // has already reset (a health check), which would leave it unnamed.
   acceptor_.async_accept(peer_, [this](const std::error_code& error, asio::ip::tcp::socket socket) {
     if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (error) {
-      // EMFILE and friends: back off briefly instead of spinning; the queue keeps the sender.
-      metrics::problems().report(
-          metrics::Problem::kAcceptError, SystemClock::instance().monotonicMicros(),
-          "accept on port " + std::to_string(port_) + ": " + error.message());
-      retryTimer_.expires_after(std::chrono::milliseconds(100));
-      retryTimer_.async_wait([this](const std::error_code& e) {
-        if (!e && acceptor_.is_open()) acceptNext();
-      });
+      pauseAccepting(metrics::Problem::kAcceptError,
+                     "accept on port " + std::to_string(port_) + ": " + error.message());
       return;
     }
     adopt(std::move(socket), peer_);
     acceptNext();
+  });
+}
+
+void TcpListener::pauseAccepting(metrics::Problem kind, const std::string& detail) {
+  metrics::counters().add(metrics::Counter::kTcpAcceptPauses);
+  metrics::problems().report(kind, SystemClock::instance().monotonicMicros(), detail);
+  retryTimer_.expires_after(std::chrono::milliseconds(100));
+  retryTimer_.async_wait([this](const std::error_code& e) {
+    if (!e && acceptor_.is_open()) acceptNext();
   });
 }
 

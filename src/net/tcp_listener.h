@@ -9,6 +9,7 @@
 #include <string>
 
 #include "metrics/listener_counters.h"
+#include "metrics/problem_log.h"
 
 namespace kinesyslog::net {
 
@@ -29,6 +30,10 @@ class TcpListener {
 
  private:
   void acceptNext();
+  // Tries accepting again in 100 ms, counted and logged (once per kind per 10 s): the connection
+  // limit is reached, or accept failed (EMFILE and friends). Waiting instead of retrying at once
+  // keeps the loop from spinning; the kernel's listen queue keeps the senders meanwhile.
+  void pauseAccepting(metrics::Problem kind, const std::string& detail);
   void adopt(asio::ip::tcp::socket socket, const asio::ip::tcp::endpoint& peer);
   // --proxy-trusted, checked at accept on a --proxy-protocol port: false (counted, logged, the
   // socket left to close) for a peer outside it.

@@ -25,12 +25,6 @@
 namespace kinesyslog::spool {
 namespace {
 
-int64_t wallMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr std::string_view kFinalPrefix = "kinesyslog-";
 constexpr std::string_view kFinalSuffix = ".gz";
 constexpr size_t kSequenceDigits = 20;  // enough for any uint64_t, so names sort by sequence
@@ -181,8 +175,8 @@ struct NameSample {
 
 }  // namespace
 
-SpoolDirectory::SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes)
-    : dir_(std::move(dir)), corruptDir_(dir_ / kCorruptDir), maxBytes_(maxBytes) {
+SpoolDirectory::SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes, const Clock& clock)
+    : dir_(std::move(dir)), corruptDir_(dir_ / kCorruptDir), maxBytes_(maxBytes), clock_(clock) {
   ensureWritableDirectory(dir_, "spool directory");
   dirFd_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirFd_ < 0) throwNoPermission("cannot open it", dir_, errnoText(errno));
@@ -283,11 +277,15 @@ RecoveryReport SpoolDirectory::recover() {
       continue;
     }
     found.push_back(SpoolRecord{*sequence, path, data.size()});
+    // The file's age by the wall clock, once, placed on the monotonic clock from here on (a
+    // file dated in the future counts as written now).
     struct stat info {};
-    foundWritten.emplace_back(
-        *sequence, ::stat(path.c_str(), &info) == 0
-                       ? int64_t{info.st_mtim.tv_sec} * 1'000'000 + info.st_mtim.tv_nsec / 1000
-                       : wallMicros());
+    const int64_t age =
+        ::stat(path.c_str(), &info) == 0
+            ? std::max<int64_t>(0, clock_.nowMicros() - (int64_t{info.st_mtim.tv_sec} * 1'000'000 +
+                                                         info.st_mtim.tv_nsec / 1000))
+            : 0;
+    foundWritten.emplace_back(*sequence, clock_.monotonicMicros() - age);
   }
   if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
   if (ignored.count > 0) {
@@ -368,7 +366,7 @@ std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
   if (::fsync(dirFd_) != 0) return fail("fsync the directory after writing", errno, final);
 
   SpoolRecord record{sequence, dir_ / final, gzipRecord.size()};
-  const int64_t written = wallMicros();
+  const int64_t written = clock_.monotonicMicros();
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(record);
@@ -394,7 +392,10 @@ SpoolState SpoolDirectory::state() const {
   SpoolState s;
   s.records = writtenMicros_.size();
   s.bytes = bytes_;
-  if (!writtenMicros_.empty()) s.oldestWrittenMicros = writtenMicros_.begin()->second;
+  if (!writtenMicros_.empty()) {
+    s.oldestAgeMicros =
+        std::max<int64_t>(0, clock_.monotonicMicros() - writtenMicros_.begin()->second);
+  }
   return s;
 }
 

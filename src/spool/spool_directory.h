@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/clock.h"
+
 namespace kinesyslog::spool {
 
 // One finished spool file: a single gzip member holding one Firehose record.
@@ -26,9 +28,11 @@ struct SpoolRecord {
 struct SpoolState {
   size_t records = 0;  // on disk and not yet delivered, taken ones included
   uint64_t bytes = 0;
-  // When the oldest of them was written (wall clock, microseconds since the epoch; a record of
-  // an earlier run: its file's modification time). nullopt when the spool is empty.
-  std::optional<int64_t> oldestWrittenMicros;
+  // How long ago the oldest of them was written, in microseconds; nullopt when the spool is
+  // empty. Measured by the monotonic clock, so a step of the wall clock (NTP, `date -s`) does not
+  // make a fresh backlog look a day old (and the relay unready) or hide an old one. A record of
+  // an earlier run is as old as its file's modification time says at recovery.
+  std::optional<int64_t> oldestAgeMicros;
 };
 
 struct RecoveryReport {
@@ -60,7 +64,8 @@ class SpoolDirectory {
   // file. Throws StartupError(kExitNoPermission) naming the path and the OS error when it
   // cannot, and StartupError(kExitConfig) when another process holds the spool. Warns when the
   // directory is on tmpfs, which does not survive a reboot.
-  SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes);
+  SpoolDirectory(std::filesystem::path dir, uint64_t maxBytes,
+                 const Clock& clock = SystemClock::instance());
   ~SpoolDirectory();
   SpoolDirectory(const SpoolDirectory&) = delete;
   SpoolDirectory& operator=(const SpoolDirectory&) = delete;
@@ -134,8 +139,10 @@ class SpoolDirectory {
   uint64_t pendingBytes_ = 0;      // guarded by mutex_
   bool wakePending_ = false;       // guarded by mutex_
   bool recovered_ = false;         // guarded by mutex_
-  // Write time of every record on disk, by sequence (the oldest first for recovered records and
-  // new ones alike, since sequences grow with time): one entry per record, never per message.
+  const Clock& clock_;
+  // Write time of every record on disk (the clock's monotonic microseconds), by sequence (the
+  // oldest first for recovered records and new ones alike, since sequences grow with time): one
+  // entry per record, never per message.
   std::map<uint64_t, int64_t> writtenMicros_;  // guarded by mutex_
   std::mutex corruptMutex_;                    // serialises moves into corrupt/ (unique names)
 };

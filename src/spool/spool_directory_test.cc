@@ -272,34 +272,53 @@ TEST_F(SpoolDirectoryTest, RecordsWrittenBeforeRecoverStillQueueAfterRecoveredOn
 }
 
 TEST_F(SpoolDirectoryTest, StateNamesTheOldestRecordUntilItIsDelivered) {
+  constexpr int64_t kSecond = 1'000'000;
+  ManualClock clock(int64_t{1'700'000'000} * kSecond);
   // A record of an earlier run is as old as its file.
   {
     auto old = SpoolDirectory(dir_, UINT64_MAX).write(gzip("old")).value();
-    const timespec times[2] = {{1'600'000'000, 0}, {1'600'000'000, 0}};
+    const timespec times[2] = {{1'699'999'000, 0}, {1'699'999'000, 0}};
     ASSERT_EQ(::utimensat(AT_FDCWD, old.path.c_str(), times, 0), 0);
   }
-  SpoolDirectory spool(dir_, UINT64_MAX);
+  SpoolDirectory spool(dir_, UINT64_MAX, clock);
   EXPECT_EQ(spool.state().records, 0u);
-  EXPECT_FALSE(spool.state().oldestWrittenMicros);
+  EXPECT_FALSE(spool.state().oldestAgeMicros);
   spool.recover();
+  clock.advanceMicros(5 * kSecond);
   ASSERT_TRUE(spool.write(gzip("new")));
   auto state = spool.state();
   EXPECT_EQ(state.records, 2u);
   EXPECT_EQ(state.bytes, gzip("old").size() + gzip("new").size());
-  EXPECT_EQ(state.oldestWrittenMicros, int64_t{1'600'000'000} * 1'000'000);
+  EXPECT_EQ(state.oldestAgeMicros, 1005 * kSecond);
 
   // Taken records still count (they are not delivered yet); delivered ones do not.
   auto taken = spool.take(1, UINT64_MAX, steady_clock::now());
   ASSERT_EQ(taken.size(), 1u);
   EXPECT_EQ(spool.state().records, 2u);
   spool.remove(taken[0]);
+  clock.advanceMicros(2 * kSecond);
   state = spool.state();
   EXPECT_EQ(state.records, 1u);
-  ASSERT_TRUE(state.oldestWrittenMicros);
-  EXPECT_GT(*state.oldestWrittenMicros, int64_t{1'700'000'000} * 1'000'000);  // written now
+  EXPECT_EQ(state.oldestAgeMicros, 2 * kSecond);  // the one written 2 s ago
   drain(spool);
   EXPECT_EQ(spool.state().records, 0u);
-  EXPECT_FALSE(spool.state().oldestWrittenMicros);
+  EXPECT_FALSE(spool.state().oldestAgeMicros);
+}
+
+TEST_F(SpoolDirectoryTest, AgeFollowsTheMonotonicClockWhenTheWallClockSteps) {
+  // A wall clock stepped forward a day must not make a record written seconds ago look a day
+  // old (the readiness check would fail), nor one stepped back an hour hide its age.
+  constexpr int64_t kSecond = 1'000'000;
+  ManualClock clock(int64_t{1'700'000'000} * kSecond);
+  SpoolDirectory spool(dir_, UINT64_MAX, clock);
+  spool.recover();
+  ASSERT_TRUE(spool.write(gzip("a")));
+  clock.advanceMicros(3 * kSecond);
+  clock.setNowMicros(clock.nowMicros() + 86'400 * kSecond);
+  EXPECT_EQ(spool.state().oldestAgeMicros, 3 * kSecond);
+  clock.setNowMicros(clock.nowMicros() - 86'400 * kSecond - 3'600 * kSecond);
+  clock.advanceMicros(4 * kSecond);
+  EXPECT_EQ(spool.state().oldestAgeMicros, 7 * kSecond);
 }
 
 TEST_F(SpoolDirectoryTest, CorruptFinishedFilesAreMovedAndCounted) {

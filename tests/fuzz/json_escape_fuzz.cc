@@ -1,6 +1,7 @@
 // Fuzz target for record::appendJsonEscaped: whatever the bytes, the escaped text wrapped in
 // quotes must be a JSON string that simdjson accepts (which checks UTF-8 too) and that decodes
-// to Python's bytes.decode('utf-8', 'backslashreplace') of the input.
+// to Python's bytes.decode('utf-8', 'backslashreplace') of the input; for valid UTF-8 input
+// that is the input itself, byte for byte.
 #include <simdjson.h>
 
 #include <cstdint>
@@ -29,6 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view value;
   if (parser.parse(padded).get_string().get(value) != simdjson::SUCCESS) std::abort();
   if (value != backslashReplace(in)) std::abort();
+  // Valid UTF-8 comes back byte for byte: the escaper loses nothing a JSON string can hold.
+  if (simdjson::validate_utf8(in.data(), in.size()) && value != in) std::abort();
 
   // Appending must not disturb what the buffer already held.
   std::string prefixed = "kept";

@@ -1,7 +1,8 @@
 // Fuzz target for the RFC 6587 stream framer.
 // Input layout: byte 0 chooses where the stream is split in two, byte 1 chooses the maximum
-// message size, the rest is the TCP stream. The split feed, a one-byte-at-a-time feed and a
-// one-shot feed must give the same messages, flags and counters; no message may be empty or
+// message size, the rest is the TCP stream. The split feed, a one-byte-at-a-time feed, a
+// one-shot feed and (for streams up to 128 bytes) a feed split in two at every point must give
+// the same messages, flags and counters; no message may be empty or
 // exceed the maximum; the buffer must stay within the maximum plus a pending length prefix, its
 // memory within the maximum; and delivered plus discarded bytes can never exceed what was read.
 // A run with a partial-message budget cut at the split point must free the memory, deliver
@@ -104,6 +105,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Run halves = frame(stream, maxSize, {split});
   if (halves.frames != whole.frames || !sameCounters(halves.counters, whole.counters)) {
     __builtin_trap();
+  }
+  // Octet counting and LF framing alike: a short stream (128 bytes hold several messages of
+  // either framing) cut in two at every point gives the same messages as in one piece.
+  if (stream.size() <= 128) {
+    for (size_t at = 0; at <= stream.size(); ++at) {
+      const Run two = frame(stream, maxSize, {at});
+      if (two.frames != whole.frames || !sameCounters(two.counters, whole.counters)) {
+        __builtin_trap();
+      }
+    }
   }
   if (stream.size() <= 4096) {
     std::vector<size_t> cuts;

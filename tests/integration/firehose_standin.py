@@ -24,8 +24,10 @@ at most 4 MiB of decoded record data a request (InvalidArgumentException "Record
 Faults for the tests: fail the next N requests with a given error, a per-record failure rate
 (ErrorCode ServiceUnavailableException, FailedPutCount set), slow answers, dropped connections
 (request read, no answer), lost responses (records stored, then the connection dropped, so the
-sender resends and a duplicate is expected; such stored records are flagged `lost`), and an
-outage mode. Standard library + Debian's botocore only.
+sender resends and a duplicate is expected; such stored records are flagged `lost`), and
+outage modes: 503s, dropped or black-holed connections, and answers broken after the records
+were stored (reset mid-answer, malformed JSON with HTTP 200) or refused one by one (HTTP 200,
+every record failed). Standard library + Debian's botocore only.
 
 Quotas (set_quota, off by default): token buckets per stream for bytes/s, records/s and
 requests/s, as Firehose meters a stream. What Firehose answers when one is exceeded: the
@@ -51,6 +53,7 @@ import re
 import secrets
 import socket
 import string
+import struct
 import threading
 import time
 import uuid
@@ -99,7 +102,14 @@ ERRORS = {
     "502-raw": (502, None, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
     "504-raw": (504, None, "<html><body><h1>504 Gateway Time-out</h1></body></html>"),
 }
-OUTAGE_MODES = ("503", "drop", "blackhole", "mixed")
+OUTAGE_MODES = ("503", "drop", "blackhole", "mixed", "reset", "malformed", "all-failed")
+# Outage modes in which PutRecordBatch is processed and only its answer is broken.
+ANSWER_FAULTS = ("reset", "malformed", "all-failed")
+# What "malformed" answers with HTTP 200: JSON cut off in the middle of the first entry.
+MALFORMED_ANSWER = '{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[{"RecordId":"'
+# What "reset" sends before resetting the connection: the head and the start of the body.
+RESET_PREFIX = (b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                b"Content-Length: 4000\r\n\r\n" + MALFORMED_ANSWER.encode())
 
 
 def _now():
@@ -613,7 +623,16 @@ class FirehoseStandIn:
     def set_outage(self, mode):
         """Firehose unavailable until set_outage(None): "503" answers 503
         ServiceUnavailableException, "drop" closes connections unanswered, "blackhole" holds
-        requests without an answer until the outage ends, "mixed" cycles through those three."""
+        requests without an answer until the outage ends (accepts, reads, never answers),
+        "mixed" cycles through those three. Answers broken after the work was done (other
+        operations are answered normally):
+        - "reset": PutRecordBatch stores the records (flagged lost), sends the answer's head and
+          the first bytes of its body, then resets the connection (SO_LINGER 0: an RST, not a
+          FIN), as a load balancer or a crashing front end would;
+        - "malformed": stores the records (flagged lost) and answers HTTP 200 with JSON cut
+          off in the middle (MALFORMED_ANSWER): the sender cannot tell which records it has;
+        - "all-failed": stores nothing and answers HTTP 200 with FailedPutCount equal to the
+          number of records, every entry ErrorCode InternalFailure."""
         assert mode is None or mode in OUTAGE_MODES, mode
         with self._lock:
             self._outage = mode
@@ -826,6 +845,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def _reset(self, prefix):
+        """Sends `prefix`, then resets the connection: SO_LINGER with a zero timeout makes
+        close() send an RST instead of a FIN."""
+        self.close_connection = True
+        try:
+            self.wfile.write(prefix)
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
     def _peer_gone(self):
         """True when the client closed the connection while we were slow."""
         try:
@@ -918,7 +950,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if latency:
             time.sleep(latency / 2)
             self._answer_delay = latency / 2  # the way back, slept in _send
+        self._answer_fault = None
         outage = s._outage_action()
+        if outage in ANSWER_FAULTS:
+            # Handled where the answer is made, and only for PutRecordBatch.
+            self._answer_fault = outage if op == "PutRecordBatch" else None
+            outage = None
         if outage is not None:
             log.fault = f"outage-{outage}"
             if outage == "503":
@@ -1085,7 +1122,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return self._firehose_error(log, 500, "ServiceUnavailableException",
                                                 SLOW_DOWN)
             answers, stored = [], []
+            answer_fault = self._answer_fault
+            if answer_fault:
+                log.add_fault(f"outage-{answer_fault}")
             for raw in decoded:
+                if answer_fault == "all-failed":
+                    answers.append({"ErrorCode": "InternalFailure",
+                                    "ErrorMessage": "We encountered an internal error."})
+                    continue
                 if s._record_failure_rate and s._random.random() < s._record_failure_rate:
                     answers.append({"ErrorCode": "ServiceUnavailableException",
                                     "ErrorMessage": SLOW_DOWN})
@@ -1104,12 +1148,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.failed = failed
             # A lost response only counts when it loses something: records were stored.
             lose = s._take_fault("PutRecordBatch", ("lose",)) if stored else None
+            if answer_fault in ("reset", "malformed"):
+                lose = {"kind": answer_fault}
             if not lose and self._peer_gone():
                 # The sender gave up (timeout) while we were slow: it never sees this answer.
                 lose = {"kind": "lose", "why": "sender gone"}
             for rec in stored:
                 rec.lost = bool(lose)
             s._records.extend(stored)
+        if lose and lose["kind"] == "malformed":
+            log.status = 200
+            self._send(200, MALFORMED_ANSWER, "application/x-amz-json-1.1",
+                       [("x-amzn-RequestId", str(uuid.uuid4()))])
+            return
+        if lose and lose["kind"] == "reset":
+            self._reset(RESET_PREFIX)
+            return
         if lose:
             log.add_fault("lost-response")
             raise _DroppedError()

@@ -139,11 +139,14 @@ class Relay:
         self.stdout_path = log_dir / f"relay-{n}.stdout"
 
         def limit_files():
+            # `nofile`: the soft limit (the relay raises it to the hard one at start), or a
+            # (soft, hard) pair that holds the relay to it.
             if nofile is not None:
                 import resource
 
-                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+                soft, hard = nofile if isinstance(nofile, tuple) else (
+                    nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(

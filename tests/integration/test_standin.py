@@ -507,6 +507,42 @@ def test_outage_modes(firehose):
     firehose.set_outage(None)
 
 
+def test_broken_answer_outage_modes(firehose):
+    """"reset", "malformed" and "all-failed" as botocore sees them: a connection error, an
+    answer it cannot parse, every record failed; the records the first two stored are flagged
+    lost, "all-failed" stores none, and other operations are answered normally."""
+    fh = client(firehose, "firehose")
+    put = dict(DeliveryStreamName=STREAM, Records=[{"Data": b"x"}, {"Data": b"y"}])
+    firehose.set_outage("reset")
+    with pytest.raises((ConnectionClosedError, botocore.exceptions.ConnectionError,
+                        urllib3_protocol_error())):
+        fh.put_record_batch(**put)
+    assert [r.lost for r in firehose.records()] == [True, True]
+    firehose.set_outage("malformed")
+    # botocore's JSON parser does not raise on a body it cannot parse: the answer it gives has
+    # no RequestResponses, so a client cannot tell which records were taken.
+    answer = fh.put_record_batch(**put)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert "RequestResponses" not in answer, answer
+    assert [r.lost for r in firehose.records()] == [True] * 4
+    firehose.set_outage("all-failed")
+    answer = fh.put_record_batch(**put)
+    assert answer["FailedPutCount"] == 2
+    assert [x["ErrorCode"] for x in answer["RequestResponses"]] == ["InternalFailure"] * 2
+    assert len(firehose.records()) == 4
+    desc = fh.describe_delivery_stream(DeliveryStreamName=STREAM)
+    assert desc["DeliveryStreamDescription"]["DeliveryStreamStatus"] == "ACTIVE"
+    firehose.set_outage(None)
+    assert fh.put_record_batch(**put)["FailedPutCount"] == 0
+    assert [r.lost for r in firehose.records()] == [True] * 4 + [False] * 2
+
+
+def urllib3_protocol_error():
+    import urllib3.exceptions
+
+    return urllib3.exceptions.ProtocolError
+
+
 # ---------------------------------------------------------------------------------------------
 # IMDSv2 and ECS container credentials, fetched by botocore's own providers
 
