@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=build/quick/$(basename "$1" .cc)
 mkdir -p build/quick
 g++ -std=c++20 -O1 -g -Wall -Wextra -Werror -fsanitize=address,undefined -Isrc \
-  -DASIO_STANDALONE -DKINESYSLOG_VERSION='"dev"' "$@" -o "$out" \
+  -DASIO_STANDALONE -DASIO_DISABLE_STD_ALIGNED_ALLOC -DKINESYSLOG_VERSION='"dev"' "$@" -o "$out" \
   -lgtest_main -lgtest -lgmock -ldeflate -lsimdjson -lspdlog -lfmt -ldate-tz -lssl -lcrypto \
   -lcurl -pthread
 "$out" "${GTEST_ARGS[@]:-}"
