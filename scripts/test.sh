@@ -38,6 +38,15 @@ report() {
     printf '%-34s %8s  %s\n' "$name" "$seconds" "$status"
   done
   printf '%-34s %8s\n' total $((SECONDS - suite_started))
+  # The tail of CI's output is often all a reader gets: name what failed again, here.
+  for name in "${stages[@]}"; do
+    [ -f "$logs/$name.log" ] && [ -f "$logs/$name.time" ] || continue
+    read -r seconds status <"$logs/$name.time"
+    [ "$status" = ok ] && continue
+    printf '\n=== what failed in: %s\n' "$name"
+    grep -E '^(FAILED|ERROR) |^[[:space:]]+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)\)|SUMMARY: [A-Za-z]+Sanitizer|^WARNING: ThreadSanitizer' \
+      "$logs/$name.log" | head -40 || true
+  done
 }
 finish() {
   local code=$?
@@ -54,7 +63,7 @@ run() {
   shift
   stages+=("$name")
   printf '\n=== %s\n' "$name"
-  "$@" || code=$?
+  "$@" > >(tee "$logs/$name.log") 2>&1 || code=$?
   echo "$((SECONDS - started)) $([ "$code" -eq 0 ] && echo ok || echo "FAILED ($code)")" \
     >"$logs/$name.time"
   return "$code"
@@ -94,7 +103,7 @@ wait_for() {
 }
 
 integration() {  # integration RELAY: the pytest suite against that relay binary
-  KINESYSLOG_BIN="$1" /usr/bin/python3 -m pytest tests/integration -q -p no:cacheprovider
+  KINESYSLOG_BIN="$1" /usr/bin/python3 -m pytest tests/integration -q -rfE -p no:cacheprovider
 }
 
 # Stage functions return a failure explicitly: run and start call them in an `||` list, where
