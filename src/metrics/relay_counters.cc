@@ -66,6 +66,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "journal_replay_skipped",
     "journal_corrupt_segments",
     "shutdown_unspooled_messages",
+    "internal_errors",
 };
 }  // namespace
 
