@@ -57,7 +57,8 @@ Uploader::Uploader(spool::SpoolDirectory& spool, DeliveryTarget& target, Uploade
     : Uploader(spool, {UploadStream{target.describe(), {&target}, false}}, options) {}
 
 Uploader::~Uploader() {
-  if (started_) drainAndStop(Clock::now());
+  // Nobody is left to tell: what is undelivered stays in the spool for the next start.
+  if (started_) (void)drainAndStop(Clock::now());
 }
 
 void Uploader::start() {
@@ -150,7 +151,8 @@ void Uploader::runLane(Lane& lane) {
         maxBytes = std::min(maxBytes, stream.rate.maxRequestBytes());
       }
       if (!stop && options_.coalesce.count() > 0) {
-        spool_.waitFor(options_.maxRecords, maxBytes, Clock::now() + options_.coalesce);
+        // Coalescing is best effort: take() below takes whatever has arrived by then.
+        (void)spool_.waitFor(options_.maxRecords, maxBytes, Clock::now() + options_.coalesce);
       }
       batch = spool_.take(options_.maxRecords, maxBytes, Clock::now());
       if (batch.empty()) continue;

@@ -102,7 +102,7 @@ class Uploader {
   // progress ends at once (one last attempt); later pauses end at the deadline. A put() in
   // progress is not interrupted, so the target's own timeouts bound the overrun. Returns true
   // when the spool queue was empty at the end. Without start(), drains on the caller's thread.
-  bool drainAndStop(std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] bool drainAndStop(std::chrono::steady_clock::time_point deadline);
   const UploaderCounters& counters() const { return counters_; }
 
   size_t streamCount() const { return streams_.size(); }
@@ -134,7 +134,7 @@ class Uploader {
   void runLane(Lane& lane);
   // Waits until the stream's rate and window allow another request; false when the wait
   // ended first (stop requested, or `until`).
-  bool waitForPermission(Stream& stream, std::chrono::steady_clock::time_point until);
+  [[nodiscard]] bool waitForPermission(Stream& stream, std::chrono::steady_clock::time_point until);
   void deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64_t ticket);
   void finish(Stream& stream, uint64_t ticket, SendOutcome outcome);
   void pause(std::chrono::milliseconds delay);

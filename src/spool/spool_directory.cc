@@ -235,7 +235,8 @@ RecoveryReport SpoolDirectory::recover() {
                               : fmt::format("cannot read: {}", errnoText(error));
     if (!reason.empty()) {
       ++report.corrupt;
-      moveFileToCorrupt(path, reason);
+      // Logged when it fails; the file stays in place, unqueued, and is judged again next start.
+      (void)moveFileToCorrupt(path, reason);
       continue;
     }
     found.push_back(SpoolRecord{*sequence, path, data.size()});
@@ -444,7 +445,8 @@ void SpoolDirectory::remove(const SpoolRecord& r) {
 }
 
 void SpoolDirectory::moveToCorrupt(const SpoolRecord& r, std::string_view reason) {
-  moveFileToCorrupt(r.path, reason);
+  // Logged when it fails; the file stays in place, unqueued, and is judged again next start.
+  (void)moveFileToCorrupt(r.path, reason);
   std::lock_guard lock(mutex_);
   bytes_ -= std::min(bytes_, r.bytes);
   writtenMicros_.erase(r.sequence);
