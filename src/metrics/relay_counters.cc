@@ -1,3 +1,4 @@
+// Covered by metrics/problem_log_test.cc (RelayCounters) and metrics/relay_metrics_test.cc.
 #include "metrics/relay_counters.h"
 
 namespace kinesyslog::metrics {

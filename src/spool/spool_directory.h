@@ -123,6 +123,11 @@ class SpoolDirectory {
 
  private:
   // Returns false (logged) when the file could not be moved and was left in place.
+  struct Recovered;
+  // recover()'s steps: the directory's files, then one finished file of an earlier run.
+  void scanForRecovery(RecoveryReport& report, Recovered& found);
+  void recoverFile(const std::filesystem::path& path, uint64_t sequence, RecoveryReport& report,
+                   Recovered& found);
   [[nodiscard]] bool moveFileToCorrupt(const std::filesystem::path& file, std::string_view reason);
 
   const std::filesystem::path dir_;
