@@ -125,6 +125,7 @@ asan_unit_tests_in_clean_copy() {
 # The TSan integration suite is the longest stage: it starts as early as its build allows.
 run "release build (-Werror)" scripts/build.sh
 run "help matches README" /usr/bin/python3 scripts/check-help-matches-readme.py
+run "function length, tests beside code" /usr/bin/python3 scripts/check-function-length.py
 run "unit tests (release)" ctest --test-dir build/release -j2 --timeout 300
 run "harness smoke" /usr/bin/python3 bench/harness.py --smoke
 start "integration (release relay)" integration "$PWD/build/release/kinesyslog"

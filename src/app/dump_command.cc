@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_options.py (`kinesyslog dump` and `dump --json` on spool
+// files).
 #include "app/dump_command.h"
 
 #include <simdjson.h>

@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_firehose.py and tests/integration/test_startup.py (region,
+// credentials, owner and stream checks against the stand-in).
 #include "app/firehose_destination.h"
 
 #include <fmt/format.h>
@@ -76,6 +78,15 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
   firehoseEndpoint_ = firehoseEndpoint;
   streams_ = o.streams;
   lanesPerStream_ = deliver::SendRate::kMaxInFlight;
+  openStreams(clock);
+  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream{} {} {} ACTIVE",
+               region_, first.source, owner_, streams_.size() > 1 ? "s" : "",
+               fmt::join(streams_, ", "), streams_.size() > 1 ? "are" : "is");
+}
+
+// One client and target per lane of every stream; each stream must be ACTIVE, and all of them
+// in one account.
+void FirehoseDestination::openStreams(const Clock& clock) {
   auto credentials = [this] { return credentials_->get(); };
   // The start-up check runs on this thread with the first lane's client, before any lane runs.
   std::string streamsAccount;
@@ -84,7 +95,7 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
     for (size_t lane = 0; lane < lanesPerStream_; ++lane) {
       laneHttp_.push_back(std::make_unique<aws::CurlHttpClient>());
       laneClients_.push_back(std::make_unique<aws::FirehoseClient>(
-          *laneHttp_.back(), firehoseEndpoint, region_, credentials, clock));
+          *laneHttp_.back(), firehoseEndpoint_, region_, credentials, clock));
       targets_.push_back(std::make_unique<deliver::FirehoseTarget>(*laneClients_.back(), stream));
     }
     const std::string account =
@@ -104,9 +115,6 @@ FirehoseDestination::FirehoseDestination(const ListenOptions& o, const Clock& cl
       }
     }
   }
-  spdlog::info("AWS: region {}, credentials from {}, owner {}, Firehose stream{} {} {} ACTIVE",
-               region_, first.source, owner_, streams_.size() > 1 ? "s" : "",
-               fmt::join(streams_, ", "), streams_.size() > 1 ? "are" : "is");
 }
 
 std::vector<deliver::UploadStream> FirehoseDestination::uploadStreams() const {

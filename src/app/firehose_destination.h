@@ -41,6 +41,8 @@ class FirehoseDestination {
   const std::string& region() const { return region_; }
 
  private:
+  void openStreams(const Clock& clock);
+
   aws::EnvLookup env_;
   std::string region_;
   std::string owner_;

@@ -1,4 +1,5 @@
-// Covered by the integration tests, which run `kinesyslog listen` (tests/integration/).
+// Covered by tests/integration/test_startup.py, tests/integration/test_shutdown.py and the rest of
+// tests/integration/, which run `kinesyslog listen`.
 #include "app/listen_command.h"
 
 #include "app/relay.h"

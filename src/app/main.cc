@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_options.py and tests/integration/test_startup.py (every run of
+// the relay goes through main).
 #include <spdlog/spdlog.h>
 
 #include "app/dump_command.h"

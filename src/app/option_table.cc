@@ -1,3 +1,5 @@
+// Covered by app/options_test.cc (parseCommandLine over the table) and
+// tests/integration/test_options.py.
 #include "app/option_table.h"
 
 #include <fmt/format.h>

@@ -1,3 +1,5 @@
+// Covered by app/options_test.cc (the refusals and their messages) and
+// tests/integration/test_options.py.
 #include "app/option_validation.h"
 
 #include <fmt/format.h>

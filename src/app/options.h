@@ -77,12 +77,12 @@ struct CommandLine {
 CommandLine parseCommandLine(int argc, const char* const* argv);
 
 // "0.2" -> 0.2 seconds; nullopt unless the whole text is a finite decimal number.
-std::optional<double> parseSeconds(std::string_view text);
+[[nodiscard]] std::optional<double> parseSeconds(std::string_view text);
 
 // "514" -> 514; nullopt unless a decimal number from 0 to 65535.
-std::optional<uint16_t> parsePort(std::string_view text);
+[[nodiscard]] std::optional<uint16_t> parsePort(std::string_view text);
 
 // "4M" -> 4194304; a byte count with an optional K/M/G suffix (KiB/MiB/GiB). nullopt if malformed.
-std::optional<uint64_t> parseByteSize(std::string_view text);
+[[nodiscard]] std::optional<uint64_t> parseByteSize(std::string_view text);
 
 }  // namespace kinesyslog::app

@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_startup.py, tests/integration/test_shutdown.py,
+// tests/integration/test_signals.py and tests/integration/test_journal.py (the relay's phases).
 #include "app/relay.h"
 
 #include <malloc.h>

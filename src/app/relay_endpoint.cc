@@ -1,3 +1,4 @@
+// Covered by tests/integration/test_metrics.py (/metrics, /healthz and /readyz of a running relay).
 #include "app/relay_endpoint.h"
 
 #include <chrono>

@@ -33,7 +33,7 @@ struct ChainOptions {
 class CredentialChain final : public CredentialsProvider {
  public:
   explicit CredentialChain(std::vector<std::unique_ptr<CredentialsProvider>> providers);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "chain"; }
   // The providers' names in order (tests, the start-up log line).
   std::vector<std::string> providerNames() const;

@@ -1,3 +1,4 @@
+// Covered by aws/credential_providers_test.cc (ProcessProvider runs real shell commands).
 #include "aws/credential_process.h"
 
 #include <fcntl.h>
@@ -35,30 +36,15 @@ class Fd {
   int fd_;
 };
 
-}  // namespace
-
-ProcessResult runShell(const std::string& command, std::chrono::milliseconds timeout,
-                       size_t maxOutput, const std::string& profile) {
-  std::array<int, 2> outPipe{-1, -1};
-  std::array<int, 2> errPipe{-1, -1};
-  if (::pipe2(outPipe.data(), O_CLOEXEC) != 0) {
-    throw CredentialsError("profile '" + profile +
-                           "': credential_process: pipe: " + std::strerror(errno));
-  }
-  Fd outRead(outPipe[0]);
-  Fd outWrite(outPipe[1]);
-  if (::pipe2(errPipe.data(), O_CLOEXEC) != 0) {
-    throw CredentialsError("profile '" + profile +
-                           "': credential_process: pipe: " + std::strerror(errno));
-  }
-  Fd errRead(errPipe[0]);
-  Fd errWrite(errPipe[1]);
-
+// Starts `/bin/sh -c command` in a process group of its own, stdin from /dev/null, stdout and
+// stderr to the pipes' write ends. Throws CredentialsError when it cannot start.
+pid_t spawnShell(const std::string& command, int outWrite, int errWrite,
+                 const std::string& profile) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, outWrite.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, errWrite.get(), 2);
+  posix_spawn_file_actions_adddup2(&actions, outWrite, 1);
+  posix_spawn_file_actions_adddup2(&actions, errWrite, 2);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   posix_spawnattr_setflags(&attributes,
@@ -86,11 +72,13 @@ ProcessResult runShell(const std::string& command, std::chrono::milliseconds tim
     throw CredentialsError("profile '" + profile +
                            "': credential_process cannot start: " + std::strerror(spawnError));
   }
-  outWrite.reset();
-  errWrite.reset();
+  return pid;
+}
 
-  ProcessResult result;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+// Reads stdout (up to maxOutput) and stderr (up to 4 KiB) until both close, the deadline passes
+// or stdout overflows.
+void collectOutput(Fd& outRead, Fd& errRead, std::chrono::steady_clock::time_point deadline,
+                   size_t maxOutput, ProcessResult& result) {
   constexpr size_t kMaxStderr = 4096;
   std::array<char, 4096> buffer{};
   while (outRead.get() >= 0 || errRead.get() >= 0) {
@@ -121,6 +109,33 @@ ProcessResult runShell(const std::string& command, std::chrono::milliseconds tim
     }
     if (result.outputTooLarge) break;
   }
+}
+
+}  // namespace
+
+ProcessResult runShell(const std::string& command, std::chrono::milliseconds timeout,
+                       size_t maxOutput, const std::string& profile) {
+  std::array<int, 2> outPipe{-1, -1};
+  std::array<int, 2> errPipe{-1, -1};
+  if (::pipe2(outPipe.data(), O_CLOEXEC) != 0) {
+    throw CredentialsError("profile '" + profile +
+                           "': credential_process: pipe: " + std::strerror(errno));
+  }
+  Fd outRead(outPipe[0]);
+  Fd outWrite(outPipe[1]);
+  if (::pipe2(errPipe.data(), O_CLOEXEC) != 0) {
+    throw CredentialsError("profile '" + profile +
+                           "': credential_process: pipe: " + std::strerror(errno));
+  }
+  Fd errRead(errPipe[0]);
+  Fd errWrite(errPipe[1]);
+
+  const pid_t pid = spawnShell(command, outWrite.get(), errWrite.get(), profile);
+  outWrite.reset();
+  errWrite.reset();
+
+  ProcessResult result;
+  collectOutput(outRead, errRead, std::chrono::steady_clock::now() + timeout, maxOutput, result);
   if (result.timedOut || result.outputTooLarge) ::kill(-pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {

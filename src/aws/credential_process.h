@@ -7,7 +7,7 @@
 namespace kinesyslog::aws {
 
 // What a credential_process command did (botocore's ProcessProvider runs it the same way).
-struct ProcessResult {
+struct [[nodiscard]] ProcessResult {
   int exitStatus = -1;  // waitpid status
   bool timedOut = false;
   bool outputTooLarge = false;

@@ -41,15 +41,15 @@ struct ParsedCredentials {
 
 // The JSON of the container endpoint and of an IMDS role: AccessKeyId, SecretAccessKey, Token
 // and an ISO 8601 Expiration are all required.
-ParsedCredentials parseContainerCredentials(std::string_view json);
+[[nodiscard]] ParsedCredentials parseContainerCredentials(std::string_view json);
 
 // The stdout of a credential_process (version 1): Version 1, AccessKeyId and SecretAccessKey
 // required; SessionToken and Expiration optional, the Expiration ISO 8601 when given.
-ParsedCredentials parseProcessCredentials(std::string_view json);
+[[nodiscard]] ParsedCredentials parseProcessCredentials(std::string_view json);
 
 // The role of an IMDS latest/meta-data/iam/security-credentials/ listing: its first line,
 // trimmed. nullopt when that is empty or holds a '/' (it becomes part of the next URL).
-std::optional<std::string> imdsRoleName(std::string_view listing);
+[[nodiscard]] std::optional<std::string> imdsRoleName(std::string_view listing);
 
 // What the providers need from the outside. References must outlive the providers.
 struct ProviderContext {
@@ -68,7 +68,7 @@ struct ProviderContext {
 class EnvironmentProvider final : public CredentialsProvider {
  public:
   explicit EnvironmentProvider(EnvLookup env);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "env"; }
 
  private:
@@ -80,7 +80,7 @@ class EnvironmentProvider final : public CredentialsProvider {
 class SharedCredentialsFileProvider final : public CredentialsProvider {
  public:
   SharedCredentialsFileProvider(std::shared_ptr<const ProfileConfig> config, std::string profile);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "shared-credentials-file"; }
 
  private:
@@ -92,7 +92,7 @@ class SharedCredentialsFileProvider final : public CredentialsProvider {
 class ConfigFileProvider final : public CredentialsProvider {
  public:
   ConfigFileProvider(std::shared_ptr<const ProfileConfig> config, std::string profile);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "config-file"; }
 
  private:
@@ -111,7 +111,7 @@ class ProcessProvider final : public CredentialsProvider {
 
   ProcessProvider(std::shared_ptr<const ProfileConfig> config, std::string profile,
                   std::chrono::milliseconds timeout = kDefaultTimeout);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "custom-process"; }
 
  private:
@@ -128,7 +128,7 @@ class ProcessProvider final : public CredentialsProvider {
 class WebIdentityProvider final : public CredentialsProvider {
  public:
   WebIdentityProvider(const ProviderContext& context, std::string profile, bool useEnvironment);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "assume-role-with-web-identity"; }
 
  private:
@@ -151,7 +151,7 @@ class WebIdentityProvider final : public CredentialsProvider {
 class AssumeRoleProvider final : public CredentialsProvider {
  public:
   AssumeRoleProvider(const ProviderContext& context, std::string profile);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "assume-role"; }
 
  private:
@@ -176,7 +176,7 @@ class ContainerProvider final : public CredentialsProvider {
   static constexpr std::chrono::milliseconds kPause{1000};
 
   explicit ContainerProvider(const ProviderContext& context);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "container-role"; }
 
  private:
@@ -192,7 +192,7 @@ class InstanceMetadataProvider final : public CredentialsProvider {
   static constexpr std::string_view kRolePath = "latest/meta-data/iam/security-credentials/";
 
   InstanceMetadataProvider(HttpClient& http, ImdsSettings settings);
-  std::optional<Credentials> load() override;
+  [[nodiscard]] std::optional<Credentials> load() override;
   std::string name() const override { return "iam-role"; }
 
  private:

@@ -10,9 +10,9 @@ namespace kinesyslog::aws {
 struct Credentials {
   std::string accessKeyId;
   std::string secretAccessKey;
-  std::string sessionToken;             // empty for long-term keys
+  std::string sessionToken;              // empty for long-term keys
   std::optional<int64_t> expiresMicros;  // wall clock (UTC micros); nullopt: never expires
-  std::string source;                   // the provider that produced them, for logs
+  std::string source;                    // the provider that produced them, for logs
 };
 
 // A provider that is configured but cannot produce credentials (unreadable file, process that
@@ -28,7 +28,7 @@ class CredentialsProvider {
   virtual ~CredentialsProvider() = default;
   // nullopt when this provider is not configured (the chain moves on); throws CredentialsError
   // when it is configured and fails.
-  virtual std::optional<Credentials> load() = 0;
+  [[nodiscard]] virtual std::optional<Credentials> load() = 0;
   virtual std::string name() const = 0;
 };
 

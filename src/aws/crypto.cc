@@ -2,10 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
+
+#include "metrics/internal_error.h"
 
 namespace kinesyslog::aws {
 namespace {
@@ -24,10 +25,12 @@ constexpr std::array<uint8_t, 256> makeBase64Values() {
 constexpr std::array<uint8_t, 256> kBase64Values = makeBase64Values();
 
 // SHA-256 and HMAC over in-memory bytes fail only when OpenSSL cannot allocate or its default
-// provider is missing: the process cannot sign anything, so this is fatal rather than a value.
-[[noreturn]] void opensslFailed(const char* what) {
-  std::fprintf(stderr, "kinesyslog: OpenSSL %s failed\n", what);
-  std::abort();
+// provider is missing. The digests only sign requests: the zero digest left in their place
+// makes a signature that AWS refuses, so delivery fails and retries while every record stays in
+// the spool. Nothing is lost by going on, and a passing allocation failure heals by itself.
+void opensslFailed(std::string& digest, const char* what) {
+  (void)KINESYSLOG_BUG_IF(true, what);
+  std::fill(digest.begin(), digest.end(), '\0');
 }
 
 }  // namespace
@@ -38,7 +41,7 @@ std::string sha256(std::string_view data) {
   if (EVP_Digest(data.data(), data.size(), reinterpret_cast<unsigned char*>(digest.data()), &size,
                  EVP_sha256(), nullptr) != 1 ||
       size != kSha256Size) {
-    opensslFailed("SHA-256");
+    opensslFailed(digest, "OpenSSL SHA-256 failed");
   }
   return digest;
 }
@@ -60,7 +63,7 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
                 data.size(), reinterpret_cast<unsigned char*>(mac.data()), mac.size(),
                 &size) == nullptr ||
       size != kSha256Size) {
-    opensslFailed("HMAC-SHA256");
+    opensslFailed(mac, "OpenSSL HMAC-SHA256 failed");
   }
   return mac;
 }

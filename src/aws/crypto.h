@@ -32,6 +32,6 @@ std::string base64Encode(std::string_view bytes);
 // Strict RFC 4648 §4 base64: the standard alphabet, padded to a multiple of 4, '=' only at the
 // end, no whitespace. nullopt for anything else (§3.3: reject non-alphabet characters). Non-zero
 // pad bits (§3.5) are accepted.
-std::optional<std::string> base64Decode(std::string_view text);
+[[nodiscard]] std::optional<std::string> base64Decode(std::string_view text);
 
 }  // namespace kinesyslog::aws

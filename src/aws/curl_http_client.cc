@@ -116,23 +116,22 @@ CurlHttpClient::~CurlHttpClient() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-HttpResponse CurlHttpClient::send(const HttpRequest& request) {
-  CURL* curl = static_cast<CURL*>(curl_);
-  if (curl == nullptr) return transportFailure("libcurl could not be initialised");
+namespace {
 
+// The request's headers as libcurl's list; returns what is wrong with them, or "".
+std::string buildHeaders(const HttpRequest& request, HeaderList& headers) {
   // Headers come from our own code, but a line break in one would smuggle another header in.
-  HeaderList headers;
   bool hasContentType = false;
   for (const auto& [name, value] : request.headers) {
     if (name.empty() || hasLineBreakOrNul(name) || hasLineBreakOrNul(value) ||
         name.find(':') != std::string::npos) {
-      return transportFailure("invalid request header '" + name + "'");
+      return "invalid request header '" + name + "'";
     }
     hasContentType = hasContentType || equalsIgnoreCase(name, "Content-Type");
     // "Name;" is libcurl's way to send a header with an empty value ("Name:" would remove it).
     const std::string line = value.empty() ? name + ";" : name + ": " + value;
     curl_slist* appended = curl_slist_append(headers.get(), line.c_str());
-    if (appended == nullptr) return transportFailure("out of memory building request headers");
+    if (appended == nullptr) return "out of memory building request headers";
     headers.release();
     headers.reset(appended);
   }
@@ -143,9 +142,39 @@ HttpResponse CurlHttpClient::send(const HttpRequest& request) {
   if (!hasContentType) removals.push_back("Content-Type:");
   for (const char* removal : removals) {
     curl_slist* appended = curl_slist_append(headers.get(), removal);
-    if (appended == nullptr) return transportFailure("out of memory building request headers");
+    if (appended == nullptr) return "out of memory building request headers";
     headers.release();
     headers.reset(appended);
+  }
+  return "";
+}
+
+void setMethod(CURL* curl, const HttpRequest& request) {
+  const std::string& method = request.method;
+  if (method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (method == "POST" || method == "PUT" || !request.body.empty()) {
+    // The body is sent from the request's own buffer (not copied); it outlives the transfer.
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    if (method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (method != "GET") {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  }
+}
+
+}  // namespace
+
+HttpResponse CurlHttpClient::send(const HttpRequest& request) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  if (curl == nullptr) return transportFailure("libcurl could not be initialised");
+
+  HeaderList headers;
+  if (std::string error = buildHeaders(request, headers); !error.empty()) {
+    return transportFailure(std::move(error));
   }
 
   // Reset keeps live connections, the DNS cache and TLS session ids (curl_easy_reset(3)), so
@@ -176,20 +205,7 @@ HttpResponse CurlHttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, onHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
 
-  const std::string& method = request.method;
-  if (method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (method == "POST" || method == "PUT" || !request.body.empty()) {
-    // The body is sent from the request's own buffer (not copied); it outlives the transfer.
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    if (method != "POST") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  } else if (method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  } else {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-  }
+  setMethod(curl, request);
 
   const CURLcode result = curl_easy_perform(curl);
   // The handle must not keep pointers into this frame once we return.

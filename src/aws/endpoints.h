@@ -20,7 +20,7 @@ struct ParsedUrl {
 // Parses `http[s]://host[:port][/path]` (RFC 3986 §3). Userinfo, fragments, other schemes and
 // empty hosts are refused (nullopt): an endpoint URL is configuration, so a typo must fail at
 // start rather than send requests somewhere unexpected.
-std::optional<ParsedUrl> parseUrl(std::string_view url);
+[[nodiscard]] std::optional<ParsedUrl> parseUrl(std::string_view url);
 
 // The DNS suffix of the AWS partition a region belongs to: amazonaws.com (aws, aws-us-gov),
 // amazonaws.com.cn (cn-*), c2s.ic.gov (us-iso-*), sc2s.sgov.gov (us-isob-*), cloud.adc-e.uk

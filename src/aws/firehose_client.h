@@ -47,7 +47,7 @@ struct FirehoseError {
   std::string describe() const;
 };
 
-struct DescribeResult {
+struct [[nodiscard]] DescribeResult {
   std::optional<FirehoseError> error;
   std::string status;  // DeliveryStreamStatus (ACTIVE, CREATING, ...) when there is no error
   std::string arn;     // DeliveryStreamARN, when the answer has one
@@ -61,7 +61,7 @@ struct PutRecordResponse {
   std::string errorMessage;
 };
 
-struct PutBatchResult {
+struct [[nodiscard]] PutBatchResult {
   // Set when the whole request failed; then no record was accepted and `responses` is empty.
   std::optional<FirehoseError> error;
   int64_t failedPutCount = 0;
@@ -110,8 +110,8 @@ class FirehoseClient {
 
   // Signs and sends; returns the error, or nullopt for a 2xx answer, which is then in
   // response_ with its body padded for simdjson.
-  std::optional<FirehoseError> call(std::string_view operation, std::string body,
-                                    std::chrono::milliseconds timeout);
+  [[nodiscard]] std::optional<FirehoseError> call(std::string_view operation, std::string body,
+                                                  std::chrono::milliseconds timeout);
 
   HttpClient& http_;
   std::string endpoint_;

@@ -1,3 +1,4 @@
+// Covered by aws/curl_http_client_test.cc (HttpResponse::header on real answers).
 #include "aws/http_client.h"
 
 #include <algorithm>

@@ -18,7 +18,7 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{10000};  // whole request, connect included
 };
 
-struct HttpResponse {
+struct [[nodiscard]] HttpResponse {
   int status = 0;  // 0 when no HTTP answer arrived (see error)
   HttpHeaders headers;
   std::string body;

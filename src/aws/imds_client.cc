@@ -1,3 +1,5 @@
+// Covered by aws/credential_providers_test.cc (InstanceMetadataProvider) and aws/region_test.cc
+// (imdsRegion).
 #include "aws/imds_client.h"
 
 #include <charconv>

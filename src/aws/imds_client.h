@@ -39,7 +39,7 @@ class ImdsClient {
   ImdsClient(HttpClient& http, ImdsSettings settings);
   // The body of a 200 answer with a non-empty body to GET `path` (no leading slash, e.g.
   // "latest/meta-data/placement/region"); nullopt otherwise (disabled, failed, retries spent).
-  std::optional<std::string> get(std::string_view path);
+  [[nodiscard]] std::optional<std::string> get(std::string_view path);
 
  private:
   std::string url(std::string_view path) const;

@@ -15,6 +15,6 @@ namespace kinesyslog::aws {
 // nothing, which means UTC (botocore reads zone-less times as UTC). Whitespace around the text
 // is ignored. A leap second (`:60`, RFC 3339 §5.7) counts as `:59`, as POSIX time has no place
 // for it.
-std::optional<int64_t> parseIso8601Micros(std::string_view text);
+[[nodiscard]] std::optional<int64_t> parseIso8601Micros(std::string_view text);
 
 }  // namespace kinesyslog::aws

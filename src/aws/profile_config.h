@@ -18,7 +18,7 @@ EnvLookup processEnvironment();
 
 // The value of `name`, or nullopt when it is unset or empty (botocore treats an empty variable
 // as absent for every setting we read).
-std::optional<std::string> envValue(const EnvLookup& env, const std::string& name);
+[[nodiscard]] std::optional<std::string> envValue(const EnvLookup& env, const std::string& name);
 
 // One section's settings. Keys are lowercased, as Python's configparser (which botocore uses)
 // folds option names; values are trimmed. A nested sub-section (`s3 =` followed by indented

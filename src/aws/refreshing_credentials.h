@@ -57,7 +57,7 @@ class RefreshingCredentials {
   std::string lastError() const;
 
  private:
-  struct Outcome {
+  struct [[nodiscard]] Outcome {
     std::optional<Credentials> credentials;
     std::string error;
   };

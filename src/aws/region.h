@@ -14,7 +14,7 @@ namespace kinesyslog::aws {
 // the profile's `region` (botocore's full config: credentials file over config file), then the
 // instance metadata service. Empty values count as unset. `imdsRegion` is only called when
 // nothing else answered (it may block on the network); it may be empty. nullopt: no region.
-std::optional<std::string> resolveRegion(
+[[nodiscard]] std::optional<std::string> resolveRegion(
     const std::optional<std::string>& explicitRegion, const EnvLookup& env,
     const ProfileConfig& config, const std::string& profile,
     const std::function<std::optional<std::string>()>& imdsRegion);
@@ -22,6 +22,6 @@ std::optional<std::string> resolveRegion(
 // The instance's region over IMDSv2: token PUT, then GET latest/meta-data/placement/region
 // (exact for Local Zones, unlike botocore's availability zone minus its last letter). nullopt
 // when IMDS is disabled, unreachable or answers nonsense.
-std::optional<std::string> imdsRegion(HttpClient& http, const ImdsSettings& settings);
+[[nodiscard]] std::optional<std::string> imdsRegion(HttpClient& http, const ImdsSettings& settings);
 
 }  // namespace kinesyslog::aws

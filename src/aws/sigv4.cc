@@ -245,15 +245,11 @@ std::string amzDate(int64_t epochSeconds) {
   return text;
 }
 
-}  // namespace
-
-SignatureParts signRequest(HttpRequest& request, const Credentials& credentials,
-                           const SigningParams& params) {
-  const UrlParts url = splitUrl(request.url);
-  const std::string timestamp = amzDate(params.epochSeconds);
-  const std::string_view date = std::string_view(timestamp).substr(0, 8);
-  const std::string payloadHash = sha256Hex(request.body);
-
+// Adds the headers the signature covers (Host, X-Amz-Date, the session token, the payload hash)
+// after removing what an earlier signing added.
+void addSigningHeaders(HttpRequest& request, const Credentials& credentials,
+                       const SigningParams& params, const UrlParts& url,
+                       const std::string& timestamp, const std::string& payloadHash) {
   // Re-signing (a retry with fresh time or credentials) replaces what an earlier signing added.
   removeHeader(request.headers, "Authorization");
   removeHeader(request.headers, "X-Amz-Date");
@@ -270,11 +266,18 @@ SignatureParts signRequest(HttpRequest& request, const Credentials& credentials,
   if (params.addContentSha256Header) {
     request.headers.emplace_back("X-Amz-Content-Sha256", payloadHash);
   }
+}
 
+struct CanonicalHeaders {
+  std::string signedHeaders;  // "host;x-amz-date"
+  std::string canonical;      // "host:example.com\nx-amz-date:...\n"
+};
+
+CanonicalHeaders canonicalHeaders(const HttpHeaders& requestHeaders) {
   // Canonical headers: lowercase names sorted; the values of a repeated header joined with ','
   // in the order they appear.
   std::vector<std::pair<std::string, std::string>> headers;
-  for (const auto& [name, value] : request.headers) {
+  for (const auto& [name, value] : requestHeaders) {
     std::string lowerName = lowercase(name);
     if (isUnsignedHeader(lowerName)) continue;
     auto it = std::find_if(headers.begin(), headers.end(),
@@ -290,16 +293,29 @@ SignatureParts signRequest(HttpRequest& request, const Credentials& credentials,
   std::sort(headers.begin(), headers.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
 
-  std::string signedHeaders;
-  std::string canonicalHeaders;
+  CanonicalHeaders out;
   for (const auto& [name, value] : headers) {
-    if (!signedHeaders.empty()) signedHeaders.push_back(';');
-    signedHeaders.append(name);
-    canonicalHeaders.append(name);
-    canonicalHeaders.push_back(':');
-    canonicalHeaders.append(value);
-    canonicalHeaders.push_back('\n');
+    if (!out.signedHeaders.empty()) out.signedHeaders.push_back(';');
+    out.signedHeaders.append(name);
+    out.canonical.append(name);
+    out.canonical.push_back(':');
+    out.canonical.append(value);
+    out.canonical.push_back('\n');
   }
+  return out;
+}
+
+}  // namespace
+
+SignatureParts signRequest(HttpRequest& request, const Credentials& credentials,
+                           const SigningParams& params) {
+  const UrlParts url = splitUrl(request.url);
+  const std::string timestamp = amzDate(params.epochSeconds);
+  const std::string_view date = std::string_view(timestamp).substr(0, 8);
+  const std::string payloadHash = sha256Hex(request.body);
+
+  addSigningHeaders(request, credentials, params, url, timestamp, payloadHash);
+  const auto [signedHeaders, canonical] = canonicalHeaders(request.headers);
 
   SignatureParts parts;
   parts.canonicalRequest.append(request.method);
@@ -308,7 +324,7 @@ SignatureParts signRequest(HttpRequest& request, const Credentials& credentials,
   parts.canonicalRequest.push_back('\n');
   parts.canonicalRequest.append(canonicalQuery(url.query));
   parts.canonicalRequest.push_back('\n');
-  parts.canonicalRequest.append(canonicalHeaders);
+  parts.canonicalRequest.append(canonical);
   parts.canonicalRequest.push_back('\n');
   parts.canonicalRequest.append(signedHeaders);
   parts.canonicalRequest.push_back('\n');

@@ -52,7 +52,7 @@ class HttpStsClient final : public StsClient {
 // with the five predefined XML entities and character references decoded (XML 1.0 §4.6, §4.1).
 // nullopt when an element is missing or not closed. A small extractor for the flat, well-known
 // answers of STS; not a general XML parser (no CDATA, no namespace prefixes).
-std::optional<std::string> xmlText(std::string_view xml,
-                                   std::initializer_list<std::string_view> path);
+[[nodiscard]] std::optional<std::string> xmlText(std::string_view xml,
+                                                 std::initializer_list<std::string_view> path);
 
 }  // namespace kinesyslog::aws

@@ -7,7 +7,7 @@
 namespace kinesyslog::deliver {
 
 // The answer to one delivery request: which records the destination now holds.
-struct PutResult {
+struct [[nodiscard]] PutResult {
   // Per record, in request order. Accepted means the destination holds the record (Firehose
   // returned a RecordId), so its spool file may be deleted.
   std::vector<bool> accepted;

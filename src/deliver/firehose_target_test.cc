@@ -63,11 +63,11 @@ TEST_F(FirehoseTargetTest, PerRecordErrorsAreSummarisedAndCounted) {
   EXPECT_EQ(result.error,
             "3 of 4 records failed: ServiceUnavailableException x2, InternalFailure x1 "
             "(first: msg ServiceUnavailableException)");
-  http.answer(200, answerWith({"!InternalFailure", "id1", "id2", "id3"}));
-  target.put(records);
   EXPECT_EQ(result.throttledRecords, 2u);  // ServiceUnavailableException: the stream's quota
   EXPECT_TRUE(result.throttled());
   EXPECT_FALSE(result.requestThrottled);
+  http.answer(200, answerWith({"!InternalFailure", "id1", "id2", "id3"}));
+  (void)target.put(records);  // counted in recordErrorCounts()
   auto counts = target.recordErrorCounts();
   EXPECT_EQ(counts.size(), 2u);
   EXPECT_EQ(counts["ServiceUnavailableException"], 2u);
@@ -110,14 +110,15 @@ TEST_F(FirehoseTargetTest, WholeRequestFailures) {
   EXPECT_FALSE(result.retryable);
 
   http.answer(500, "<html>oops</html>");
-  target.put(records);
+  (void)target.put(records);  // counted in requestErrorCounts()
   http.answer(200, "not json");
   result = target.put(records);
   EXPECT_EQ(result.accepted, std::vector<bool>(4, false));
   EXPECT_NE(result.error.find("unreadable answer (HTTP 200)"), std::string::npos) << result.error;
   http.answer(200, "");
-  target.put(records);
-  target.put(records);  // no canned answer: transport failure
+  (void)target.put(records);  // counted in requestErrorCounts()
+  (void)target.put(
+      records);  // counted in requestErrorCounts()  // no canned answer: transport failure
 
   auto counts = target.requestErrorCounts();
   EXPECT_EQ(counts["ThrottlingException"], 1u);
@@ -163,7 +164,7 @@ TEST_F(FirehoseTargetTest, DistinctCodesAreBounded) {
   for (size_t i = 0; i < FirehoseTarget::kMaxDistinctCodes + 10; ++i) {
     std::string code = "!Code" + std::to_string(i);
     http.answer(200, answerWith({code}));
-    target.put(std::vector<std::string>{"x"});
+    (void)target.put(std::vector<std::string>{"x"});  // counted in recordErrorCounts()
   }
   auto counts = target.recordErrorCounts();
   EXPECT_EQ(counts.size(), FirehoseTarget::kMaxDistinctCodes + 1);

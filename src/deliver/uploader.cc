@@ -57,7 +57,8 @@ Uploader::Uploader(spool::SpoolDirectory& spool, DeliveryTarget& target, Uploade
     : Uploader(spool, {UploadStream{target.describe(), {&target}, false}}, options) {}
 
 Uploader::~Uploader() {
-  if (started_) drainAndStop(Clock::now());
+  // Nobody is left to tell: what is undelivered stays in the spool for the next start.
+  if (started_) (void)drainAndStop(Clock::now());
 }
 
 void Uploader::start() {
@@ -150,7 +151,8 @@ void Uploader::runLane(Lane& lane) {
         maxBytes = std::min(maxBytes, stream.rate.maxRequestBytes());
       }
       if (!stop && options_.coalesce.count() > 0) {
-        spool_.waitFor(options_.maxRecords, maxBytes, Clock::now() + options_.coalesce);
+        // Coalescing is best effort: take() below takes whatever has arrived by then.
+        (void)spool_.waitFor(options_.maxRecords, maxBytes, Clock::now() + options_.coalesce);
       }
       batch = spool_.take(options_.maxRecords, maxBytes, Clock::now());
       if (batch.empty()) continue;
@@ -190,9 +192,50 @@ void Uploader::finish(Stream& stream, uint64_t ticket, SendOutcome outcome) {
 
 void Uploader::deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64_t ticket) {
   Stream& stream = *lane.stream;
-  DeliveryTarget& target = *lane.target;
   std::vector<spool::SpoolRecord> records;
   std::vector<spool::SpoolRecord> retry;
+  readBatch(lane, batch, records, retry);
+  if (records.empty() && retry.empty()) {  // all quarantined; nothing was attempted
+    finish(stream, ticket, SendOutcome::kFailed);
+    return;
+  }
+  Sent sent;
+  if (!records.empty()) sent = send(lane, records, retry);
+  noteFailingSince(sent.accepted);
+  if (retry.empty()) return delivered(stream, ticket, lane.target->describe());
+
+  // Requeued in sequence order, ahead of newer records.
+  std::sort(retry.begin(), retry.end(),
+            [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
+  const size_t failed = retry.size();
+  counters_.recordFailures += records.empty() ? 0 : records.size() - sent.accepted;
+  if (!records.empty() && sent.accepted == 0) ++counters_.requestFailures;
+  spool_.requeue(std::move(retry));
+  if (sent.throttled && sent.accepted > 0) {
+    // The stream took part of the request: its quota is reached, not gone. The send rate
+    // slows down instead of pausing, and the backoff does not grow.
+    finish(stream, ticket, SendOutcome::kThrottled);
+    logFailure(stream, sent.error, failed, batch.size(), milliseconds(0), 0);
+    return;
+  }
+  // Nothing accepted: an error, or a stream that refuses everything (throttled whole, as in an
+  // outage). The rate is cut for the latter too, and the lane backs off either way.
+  finish(stream, ticket, sent.throttled ? SendOutcome::kThrottled : SendOutcome::kFailed);
+  milliseconds delay;
+  int attempt;
+  {
+    std::lock_guard lock(stream.mutex);
+    delay = stream.backoff.next();
+    attempt = stream.backoff.attempt();
+  }
+  counters_.consecutiveFailures = static_cast<uint64_t>(attempt);
+  logFailure(stream, sent.error, failed, batch.size(), delay, attempt);
+  pause(delay);
+}
+
+void Uploader::readBatch(Lane& lane, std::vector<spool::SpoolRecord>& batch,
+                         std::vector<spool::SpoolRecord>& records,
+                         std::vector<spool::SpoolRecord>& retry) {
   records.reserve(batch.size());
   // data's strings keep their capacity from request to request: records are read into memory
   // that is already mapped rather than into fresh megabyte allocations.
@@ -210,121 +253,95 @@ void Uploader::deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64
       spool_.moveToCorrupt(record, "unreadable at delivery");
     }
   }
+}
 
-  if (records.empty() && retry.empty()) {  // all quarantined; nothing was attempted
-    finish(stream, ticket, SendOutcome::kFailed);
-    return;
+Uploader::Sent Uploader::send(Lane& lane, std::vector<spool::SpoolRecord>& records,
+                              std::vector<spool::SpoolRecord>& retry) {
+  Stream& stream = *lane.stream;
+  DeliveryTarget& target = *lane.target;
+  auto& metrics = metrics::deliveryMetrics();
+  uint64_t requestBytes = 0;
+  for (const auto& record : records) {
+    metrics.recordBytes.observe(record.bytes);
+    requestBytes += record.bytes;
   }
+  metrics.batchRecords.observe(records.size());
+  metrics.batchBytes.observe(requestBytes);
+  {
+    std::lock_guard lock(stream.mutex);
+    if (stream.backoff.attempt() > 0) metrics.retries.fetch_add(1, std::memory_order_relaxed);
+  }
+  const auto sent = Clock::now();
+  PutResult result = target.put(std::span<const std::string>(lane.data.data(), records.size()));
+  metrics.uploadMicros.observe(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count()));
+  ++counters_.batches;
+  ++stream.counters.requests;
+  if (result.accepted.size() != records.size()) {
+    // A target bug; keeping every record is the only safe reading of it.
+    spdlog::error("uploader: {} answered {} results for {} records; retrying them all",
+                  target.describe(), result.accepted.size(), records.size());
+    result.accepted.assign(records.size(), false);
+  }
+  return tally(stream, records, std::move(result), retry);
+}
 
-  size_t accepted = 0;
-  bool throttled = false;
-  std::string error = "cannot read spool files (out of file descriptors or memory)";
-  if (!records.empty()) {
-    auto& metrics = metrics::deliveryMetrics();
-    uint64_t requestBytes = 0;
-    for (size_t i = 0; i < records.size(); ++i) {
-      metrics.recordBytes.observe(records[i].bytes);
-      requestBytes += records[i].bytes;
-    }
-    metrics.batchRecords.observe(records.size());
-    metrics.batchBytes.observe(requestBytes);
-    {
-      std::lock_guard lock(stream.mutex);
-      if (stream.backoff.attempt() > 0) metrics.retries.fetch_add(1, std::memory_order_relaxed);
-    }
-    const auto sent = Clock::now();
-    PutResult result = target.put(std::span<const std::string>(data.data(), records.size()));
-    metrics.uploadMicros.observe(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - sent).count()));
-    ++counters_.batches;
-    ++stream.counters.requests;
-    if (result.accepted.size() != records.size()) {
-      // A target bug; keeping every record is the only safe reading of it.
-      spdlog::error("uploader: {} answered {} results for {} records; retrying them all",
-                    target.describe(), result.accepted.size(), records.size());
-      result.accepted.assign(records.size(), false);
-    }
-    for (size_t i = 0; i < records.size(); ++i) {
-      if (result.accepted[i]) {
-        ++accepted;
-        ++counters_.recordsDelivered;
-        counters_.bytesDelivered += records[i].bytes;
-        stream.counters.bytesAccepted += records[i].bytes;
-        spool_.remove(records[i]);
-      } else {
-        retry.push_back(std::move(records[i]));
-      }
-    }
-    stream.counters.recordsAccepted += accepted;
-    throttled = result.throttled() && stream.config.adaptive;
-    if (result.throttled()) {
-      ++stream.counters.throttledRequests;
-      const size_t refused = records.size() - accepted;
-      const size_t byQuota =
-          result.requestThrottled ? refused : std::min(refused, result.throttledRecords);
-      stream.counters.recordsThrottled += byQuota;
-      stream.counters.recordsFailed += refused - byQuota;
+Uploader::Sent Uploader::tally(Stream& stream, std::vector<spool::SpoolRecord>& records,
+                               PutResult result, std::vector<spool::SpoolRecord>& retry) {
+  Sent sent;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (result.accepted[i]) {
+      ++sent.accepted;
+      ++counters_.recordsDelivered;
+      counters_.bytesDelivered += records[i].bytes;
+      stream.counters.bytesAccepted += records[i].bytes;
+      spool_.remove(records[i]);
     } else {
-      stream.counters.recordsFailed += records.size() - accepted;
+      retry.push_back(std::move(records[i]));
     }
-    error = result.error.empty() ? "records not accepted" : std::move(result.error);
   }
+  stream.counters.recordsAccepted += sent.accepted;
+  sent.throttled = result.throttled() && stream.config.adaptive;
+  const size_t refused = records.size() - sent.accepted;
+  if (result.throttled()) {
+    ++stream.counters.throttledRequests;
+    const size_t byQuota =
+        result.requestThrottled ? refused : std::min(refused, result.throttledRecords);
+    stream.counters.recordsThrottled += byQuota;
+    stream.counters.recordsFailed += refused - byQuota;
+  } else {
+    stream.counters.recordsFailed += refused;
+  }
+  sent.error = result.error.empty() ? "records not accepted" : std::move(result.error);
+  return sent;
+}
 
+void Uploader::noteFailingSince(size_t accepted) {
   // "Every upload has failed" (the readiness rule) means no record got through: a request that
   // delivered some of its records ends the run of failures.
   if (accepted > 0) {
     counters_.failingSinceMicros = 0;
-  } else {
-    // Several lanes fail at once: the first to fail starts the run.
-    int64_t none = 0;
-    counters_.failingSinceMicros.compare_exchange_strong(
-        none, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
-                  .count());
-  }
-
-  if (retry.empty()) {
-    finish(stream, ticket, SendOutcome::kAccepted);
-    int attempts = 0;
-    {
-      std::lock_guard lock(stream.mutex);
-      attempts = stream.backoff.attempt();
-      stream.backoff.reset();
-    }
-    if (attempts > 0) {
-      spdlog::info("uploader: delivering to {} again after {} failed attempts", target.describe(),
-                   attempts);
-    }
-    counters_.consecutiveFailures = 0;
     return;
   }
-  // Requeued in sequence order, ahead of newer records.
-  std::sort(retry.begin(), retry.end(),
-            [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
-  const size_t failed = retry.size();
+  // Several lanes fail at once: the first to fail starts the run.
+  int64_t none = 0;
+  counters_.failingSinceMicros.compare_exchange_strong(
+      none, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch())
+                .count());
+}
 
-  counters_.recordFailures += records.empty() ? 0 : records.size() - accepted;
-  if (!records.empty() && accepted == 0) ++counters_.requestFailures;
-  spool_.requeue(std::move(retry));
-  if (throttled && accepted > 0) {
-    // The stream took part of the request: its quota is reached, not gone. The send rate
-    // slows down instead of pausing, and the backoff does not grow.
-    finish(stream, ticket, SendOutcome::kThrottled);
-    logFailure(stream, error, failed, batch.size(), milliseconds(0), 0);
-    return;
-  }
-  // Nothing accepted: an error, or a stream that refuses everything (throttled whole, as in an
-  // outage). The rate is cut for the latter too, and the lane backs off either way.
-  finish(stream, ticket, throttled ? SendOutcome::kThrottled : SendOutcome::kFailed);
-  milliseconds delay;
-  int attempt;
+void Uploader::delivered(Stream& stream, uint64_t ticket, const std::string& target) {
+  finish(stream, ticket, SendOutcome::kAccepted);
+  int attempts = 0;
   {
     std::lock_guard lock(stream.mutex);
-    delay = stream.backoff.next();
-    attempt = stream.backoff.attempt();
+    attempts = stream.backoff.attempt();
+    stream.backoff.reset();
   }
-  counters_.consecutiveFailures = static_cast<uint64_t>(attempt);
-  logFailure(stream, error, failed, batch.size(), delay, attempt);
-  pause(delay);
+  if (attempts > 0) {
+    spdlog::info("uploader: delivering to {} again after {} failed attempts", target, attempts);
+  }
+  counters_.consecutiveFailures = 0;
 }
 
 void Uploader::pause(milliseconds delay) {

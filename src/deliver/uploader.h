@@ -102,7 +102,7 @@ class Uploader {
   // progress ends at once (one last attempt); later pauses end at the deadline. A put() in
   // progress is not interrupted, so the target's own timeouts bound the overrun. Returns true
   // when the spool queue was empty at the end. Without start(), drains on the caller's thread.
-  bool drainAndStop(std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] bool drainAndStop(std::chrono::steady_clock::time_point deadline);
   const UploaderCounters& counters() const { return counters_; }
 
   size_t streamCount() const { return streams_.size(); }
@@ -134,8 +134,27 @@ class Uploader {
   void runLane(Lane& lane);
   // Waits until the stream's rate and window allow another request; false when the wait
   // ended first (stop requested, or `until`).
-  bool waitForPermission(Stream& stream, std::chrono::steady_clock::time_point until);
+  [[nodiscard]] bool waitForPermission(Stream& stream, std::chrono::steady_clock::time_point until);
+  // What one request to the target came to.
+  struct Sent {
+    size_t accepted = 0;
+    bool throttled = false;  // refused for the stream's quota, and the stream is adaptive
+    std::string error = "cannot read spool files (out of file descriptors or memory)";
+  };
+  // One batch: read, send, remove what was accepted, requeue the rest and back off.
   void deliver(Lane& lane, std::vector<spool::SpoolRecord> batch, uint64_t ticket);
+  // Reads the batch into lane.data: readable records to `records`, transient failures to
+  // `retry`; unreadable files go to corrupt/.
+  void readBatch(Lane& lane, std::vector<spool::SpoolRecord>& batch,
+                 std::vector<spool::SpoolRecord>& records, std::vector<spool::SpoolRecord>& retry);
+  // Sends `records` (read into lane.data) in one request; the refused ones move to `retry`.
+  [[nodiscard]] Sent send(Lane& lane, std::vector<spool::SpoolRecord>& records,
+                          std::vector<spool::SpoolRecord>& retry);
+  [[nodiscard]] Sent tally(Stream& stream, std::vector<spool::SpoolRecord>& records,
+                           PutResult result, std::vector<spool::SpoolRecord>& retry);
+  void noteFailingSince(size_t accepted);
+  // Everything of the batch was accepted: the backoff resets.
+  void delivered(Stream& stream, uint64_t ticket, const std::string& target);
   void finish(Stream& stream, uint64_t ticket, SendOutcome outcome);
   void pause(std::chrono::milliseconds delay);
   void logFailure(const Stream& stream, const std::string& error, size_t failed, size_t total,

@@ -1,3 +1,4 @@
+// Covered by deliver/uploader_test.cc and metrics/relay_metrics_test.cc.
 #include "metrics/delivery_metrics.h"
 
 namespace kinesyslog::metrics {

@@ -1,3 +1,4 @@
+// Covered by metrics/histogram_test.cc and metrics/relay_metrics_test.cc.
 #include "metrics/exposition.h"
 
 #include <fmt/format.h>

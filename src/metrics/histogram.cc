@@ -1,15 +1,28 @@
 #include "metrics/histogram.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "metrics/internal_error.h"
 
 namespace kinesyslog::metrics {
 
-Histogram::Histogram(std::vector<uint64_t> bounds)
-    : bounds_(std::move(bounds)),
-      counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {
-  assert(std::is_sorted(bounds_.begin(), bounds_.end()));
+namespace {
+
+// The bucket search needs ascending bounds; the bounds are constants in our code, so unsorted
+// ones are our bug. Sorted here they still give every observation a bucket.
+std::vector<uint64_t> sortedBounds(std::vector<uint64_t> bounds) {
+  if (KINESYSLOG_BUG_IF(!std::is_sorted(bounds.begin(), bounds.end()),
+                        "histogram bounds not in ascending order")) {
+    std::sort(bounds.begin(), bounds.end());
+  }
+  return bounds;
 }
+
+}  // namespace
+
+Histogram::Histogram(std::vector<uint64_t> bounds)
+    : bounds_(sortedBounds(std::move(bounds))),
+      counts_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {}
 
 void Histogram::observe(uint64_t value) {
   const size_t bucket = static_cast<size_t>(

@@ -71,16 +71,24 @@ int httpStatusFor(HttpRequestError error) {
   return 400;
 }
 
-HttpParseOutcome HttpRequestParser::fail(HttpRequestError error) {
+bool HttpRequestParser::fail(HttpRequestError error) {
   error_ = error;
   outcome_ = HttpParseOutcome::kError;
-  return outcome_;
+  return false;
+}
+
+bool HttpRequestParser::done() {
+  outcome_ = HttpParseOutcome::kDone;
+  return false;
 }
 
 HttpParseOutcome HttpRequestParser::feed(std::string_view bytes) {
   for (char c : bytes) {
     if (outcome_ != HttpParseOutcome::kNeedMore) break;
-    if (consumed_ >= kMaxHeadBytes) return fail(HttpRequestError::kHeadTooLarge);
+    if (consumed_ >= kMaxHeadBytes) {
+      fail(HttpRequestError::kHeadTooLarge);
+      break;
+    }
     ++consumed_;
     if (!step(c)) break;
   }
@@ -90,110 +98,102 @@ HttpParseOutcome HttpRequestParser::feed(std::string_view bytes) {
 bool HttpRequestParser::step(char c) {
   switch (state_) {
     case State::kMethod:
-      if (c == ' ' && !request_.method.empty()) {
-        state_ = State::kTarget;
-        return true;
-      }
-      if (!isTchar(c) || request_.method.size() >= kMaxMethodLength) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      request_.method.push_back(c);
-      return true;
-
+      return stepMethod(c);
     case State::kTarget:
-      if (c == ' ' && !request_.target.empty()) {
-        state_ = State::kVersion;
-        return true;
-      }
-      // Origin-form only (RFC 9112 §3.2.1): absolute-form and '*' have no use here.
-      if (!isTargetChar(c) || (request_.target.empty() && c != '/')) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      request_.target.push_back(c);
-      return true;
-
+      return stepTarget(c);
     case State::kVersion:
-      if (c == '\r' || c == '\n') {
-        if (!endRequestLine()) return false;
-        state_ = c == '\r' ? State::kRequestLineCr : State::kFieldStart;
-        return true;
-      }
-      if (!isTargetChar(c) || version_.size() >= kVersionLength) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      version_.push_back(c);
-      return true;
-
+      return stepVersion(c);
     case State::kRequestLineCr:
     case State::kFieldCr:
-      if (c != '\n') {
-        fail(HttpRequestError::kMalformed);  // a bare CR (RFC 9112 §2.2)
-        return false;
-      }
+      if (c != '\n') return fail(HttpRequestError::kMalformed);  // a bare CR (RFC 9112 §2.2)
       state_ = State::kFieldStart;
       return true;
-
     case State::kFieldStart:
-      if (c == '\r') {
-        state_ = State::kEndCr;
-        return true;
-      }
-      if (c == '\n') {
-        outcome_ = HttpParseOutcome::kDone;
-        return false;
-      }
-      // A field line starting with whitespace is obsolete line folding (RFC 9112 §5.2).
-      if (!isTchar(c)) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      if (++fields_ > kMaxHeaders) {
-        fail(HttpRequestError::kHeadTooLarge);
-        return false;
-      }
-      fieldName_.assign(1, lower(c));
-      fieldValue_.clear();
-      state_ = State::kFieldName;
-      return true;
-
+      return stepFieldStart(c);
     case State::kFieldName:
-      if (c == ':') {
-        state_ = State::kFieldValue;
-        return true;
-      }
-      // Whitespace between the name and the colon must be refused (RFC 9112 §5.1).
-      if (!isTchar(c)) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      fieldName_.push_back(lower(c));
-      return true;
-
+      return stepFieldName(c);
     case State::kFieldValue:
-      if (c == '\r' || c == '\n') {
-        if (!endField()) return false;
-        state_ = c == '\r' ? State::kFieldCr : State::kFieldStart;
-        return true;
-      }
-      if (!isFieldValueChar(c)) {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      fieldValue_.push_back(c);
-      return true;
-
+      return stepFieldValue(c);
     case State::kEndCr:
-      if (c != '\n') {
-        fail(HttpRequestError::kMalformed);
-        return false;
-      }
-      outcome_ = HttpParseOutcome::kDone;
-      return false;
+      if (c != '\n') return fail(HttpRequestError::kMalformed);
+      return done();
   }
   return false;
+}
+
+bool HttpRequestParser::stepMethod(char c) {
+  if (c == ' ' && !request_.method.empty()) {
+    state_ = State::kTarget;
+    return true;
+  }
+  if (!isTchar(c) || request_.method.size() >= kMaxMethodLength) {
+    return fail(HttpRequestError::kMalformed);
+  }
+  request_.method.push_back(c);
+  return true;
+}
+
+bool HttpRequestParser::stepTarget(char c) {
+  if (c == ' ' && !request_.target.empty()) {
+    state_ = State::kVersion;
+    return true;
+  }
+  // Origin-form only (RFC 9112 §3.2.1): absolute-form and '*' have no use here.
+  if (!isTargetChar(c) || (request_.target.empty() && c != '/')) {
+    return fail(HttpRequestError::kMalformed);
+  }
+  request_.target.push_back(c);
+  return true;
+}
+
+bool HttpRequestParser::stepVersion(char c) {
+  if (c == '\r' || c == '\n') {
+    if (!endRequestLine()) return false;
+    state_ = c == '\r' ? State::kRequestLineCr : State::kFieldStart;
+    return true;
+  }
+  if (!isTargetChar(c) || version_.size() >= kVersionLength) {
+    return fail(HttpRequestError::kMalformed);
+  }
+  version_.push_back(c);
+  return true;
+}
+
+bool HttpRequestParser::stepFieldStart(char c) {
+  if (c == '\r') {
+    state_ = State::kEndCr;
+    return true;
+  }
+  if (c == '\n') return done();
+  // A field line starting with whitespace is obsolete line folding (RFC 9112 §5.2).
+  if (!isTchar(c)) return fail(HttpRequestError::kMalformed);
+  if (++fields_ > kMaxHeaders) return fail(HttpRequestError::kHeadTooLarge);
+  fieldName_.assign(1, lower(c));
+  fieldValue_.clear();
+  state_ = State::kFieldName;
+  return true;
+}
+
+bool HttpRequestParser::stepFieldName(char c) {
+  if (c == ':') {
+    state_ = State::kFieldValue;
+    return true;
+  }
+  // Whitespace between the name and the colon must be refused (RFC 9112 §5.1).
+  if (!isTchar(c)) return fail(HttpRequestError::kMalformed);
+  fieldName_.push_back(lower(c));
+  return true;
+}
+
+bool HttpRequestParser::stepFieldValue(char c) {
+  if (c == '\r' || c == '\n') {
+    if (!endField()) return false;
+    state_ = c == '\r' ? State::kFieldCr : State::kFieldStart;
+    return true;
+  }
+  if (!isFieldValueChar(c)) return fail(HttpRequestError::kMalformed);
+  fieldValue_.push_back(c);
+  return true;
 }
 
 bool HttpRequestParser::endRequestLine() {
@@ -205,41 +205,35 @@ bool HttpRequestParser::endRequestLine() {
   const bool wellFormed = version_.size() == kVersionLength && version_.starts_with("HTTP/") &&
                           version_[5] >= '0' && version_[5] <= '9' && version_[6] == '.' &&
                           version_[7] >= '0' && version_[7] <= '9';
-  fail(wellFormed ? HttpRequestError::kVersionNotSupported : HttpRequestError::kMalformed);
-  return false;
+  return fail(wellFormed ? HttpRequestError::kVersionNotSupported : HttpRequestError::kMalformed);
 }
 
 bool HttpRequestParser::endField() {
   const std::string_view value = trimOws(fieldValue_);
   if (fieldName_ == "transfer-encoding") {
-    fail(HttpRequestError::kBodyNotAccepted);
-    return false;
+    return fail(HttpRequestError::kBodyNotAccepted);
   }
   if (fieldName_ == "content-length") {
     // RFC 9112 §6.3: an invalid Content-Length, or differing repeats, is unrecoverable.
     if (value.empty()) {
-      fail(HttpRequestError::kMalformed);
-      return false;
+      return fail(HttpRequestError::kMalformed);
     }
     uint64_t length = 0;
     for (char c : value) {
       if (c < '0' || c > '9') {
-        fail(HttpRequestError::kMalformed);
-        return false;
+        return fail(HttpRequestError::kMalformed);
       }
       // Past 18 digits the value could overflow; it is a body either way.
       if (length < 100'000'000'000'000'000ull)
         length = length * 10 + static_cast<uint64_t>(c - '0');
     }
     if (sawContentLength_ && length != contentLength_) {
-      fail(HttpRequestError::kMalformed);
-      return false;
+      return fail(HttpRequestError::kMalformed);
     }
     sawContentLength_ = true;
     contentLength_ = length;
     if (length > 0) {
-      fail(HttpRequestError::kBodyNotAccepted);
-      return false;
+      return fail(HttpRequestError::kBodyNotAccepted);
     }
   }
   return true;

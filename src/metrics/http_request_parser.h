@@ -42,7 +42,7 @@ class HttpRequestParser {
   static constexpr size_t kMaxMethodLength = 16;
 
   // Feeds the next bytes; returns outcome(). Bytes past the end of the head are not consumed.
-  HttpParseOutcome feed(std::string_view bytes);
+  [[nodiscard]] HttpParseOutcome feed(std::string_view bytes);
 
   HttpParseOutcome outcome() const { return outcome_; }
   HttpRequestError error() const { return error_; }
@@ -63,10 +63,19 @@ class HttpRequestParser {
     kEndCr,  // CR of the empty line seen
   };
 
-  HttpParseOutcome fail(HttpRequestError error);
-  bool step(char c);  // false: stop (done or failed)
-  bool endRequestLine();
-  bool endField();
+  // Each step returns false to stop (done or failed); fail() and done() set the outcome and
+  // return false.
+  bool fail(HttpRequestError error);
+  bool done();
+  [[nodiscard]] bool step(char c);
+  [[nodiscard]] bool stepMethod(char c);
+  [[nodiscard]] bool stepTarget(char c);
+  [[nodiscard]] bool stepVersion(char c);
+  [[nodiscard]] bool stepFieldStart(char c);
+  [[nodiscard]] bool stepFieldName(char c);
+  [[nodiscard]] bool stepFieldValue(char c);
+  [[nodiscard]] bool endRequestLine();
+  [[nodiscard]] bool endField();
 
   State state_ = State::kMethod;
   HttpParseOutcome outcome_ = HttpParseOutcome::kNeedMore;

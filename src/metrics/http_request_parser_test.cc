@@ -19,22 +19,22 @@ struct Parsed {
 
 Parsed parse(std::string_view bytes) {
   HttpRequestParser parser;
-  parser.feed(bytes);
+  (void)parser.feed(bytes);  // outcome() is read after
   return {parser.outcome(), parser.error(), parser.request().method, parser.request().target,
           parser.consumed()};
 }
 
 Parsed parseSplit(std::string_view bytes, size_t at) {
   HttpRequestParser parser;
-  parser.feed(bytes.substr(0, at));
-  parser.feed(bytes.substr(at));
+  (void)parser.feed(bytes.substr(0, at));  // outcome() is read after
+  (void)parser.feed(bytes.substr(at));     // outcome() is read after
   return {parser.outcome(), parser.error(), parser.request().method, parser.request().target,
           parser.consumed()};
 }
 
 Parsed parseBytewise(std::string_view bytes) {
   HttpRequestParser parser;
-  for (char c : bytes) parser.feed(std::string_view(&c, 1));
+  for (char c : bytes) (void)parser.feed(std::string_view(&c, 1));  // outcome() is read after
   return {parser.outcome(), parser.error(), parser.request().method, parser.request().target,
           parser.consumed()};
 }

@@ -1,3 +1,4 @@
+// Covered by metrics/relay_metrics_test.cc and net/stream_protocol_test.cc.
 #include "metrics/listener_counters.h"
 
 #include <algorithm>

@@ -33,6 +33,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Problem::kCount)> kKi
     "spool write failed",
     "delivery failed",
     "journal write failed",
+    "internal error (a bug in kinesyslog: please report this line)",
 };
 }  // namespace
 
@@ -46,11 +47,13 @@ bool ProblemLog::report(Problem kind, int64_t monotonicMicros, std::string_view 
     return false;
   }
   uint64_t suppressed = slot.suppressed.exchange(0, std::memory_order_relaxed);
+  // Bad input and failing disks are warnings; our own bug is an error.
+  const auto level = kind == Problem::kInternalError ? spdlog::level::err : spdlog::level::warn;
   if (suppressed > 0) {
-    spdlog::warn("{}: {} ({} more suppressed since last report)",
-                 kKindNames[static_cast<size_t>(kind)], detail, suppressed);
+    spdlog::log(level, "{}: {} ({} more suppressed since last report)",
+                kKindNames[static_cast<size_t>(kind)], detail, suppressed);
   } else {
-    spdlog::warn("{}: {}", kKindNames[static_cast<size_t>(kind)], detail);
+    spdlog::log(level, "{}: {}", kKindNames[static_cast<size_t>(kind)], detail);
   }
   return true;
 }

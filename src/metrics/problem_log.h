@@ -36,6 +36,7 @@ enum class Problem : size_t {
   kSpoolWriteFailed,
   kDeliveryFailed,
   kJournalWriteFailed,
+  kInternalError,
   kCount
 };
 

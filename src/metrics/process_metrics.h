@@ -18,10 +18,10 @@ struct ProcessStats {
 // Fields of /proc/self/stat (proc(5)): utime, stime, starttime and rss. The command name may
 // hold spaces and parentheses, so fields are counted after its last ')'. nullopt when the text
 // is not such a line.
-std::optional<ProcessStats> parseProcStat(std::string_view stat, long ticksPerSecond, long pageSize,
-                                          double bootTimeSeconds);
+[[nodiscard]] std::optional<ProcessStats> parseProcStat(std::string_view stat, long ticksPerSecond,
+                                                        long pageSize, double bootTimeSeconds);
 // "btime N" of /proc/stat: boot time in seconds since the epoch.
-std::optional<double> parseBootTime(std::string_view procStat);
+[[nodiscard]] std::optional<double> parseBootTime(std::string_view procStat);
 
 // This process, now. Figures that cannot be read stay 0.
 ProcessStats readProcessStats();

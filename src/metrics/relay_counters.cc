@@ -1,3 +1,4 @@
+// Covered by metrics/problem_log_test.cc (RelayCounters) and metrics/relay_metrics_test.cc.
 #include "metrics/relay_counters.h"
 
 namespace kinesyslog::metrics {
@@ -66,6 +67,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "journal_replay_skipped",
     "journal_corrupt_segments",
     "shutdown_unspooled_messages",
+    "internal_errors",
 };
 }  // namespace
 

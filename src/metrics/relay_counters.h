@@ -76,6 +76,7 @@ enum class Counter : size_t {
   kJournalReplaySkipped,     // journaled messages found already spooled at start
   kJournalCorruptSegments,   // segments with a damaged or torn frame (read up to it)
   kShutdownUnspooledMessages,  // in memory when the shutdown grace ran out (disk failing)
+  kInternalErrors,  // states the code holds impossible, met and survived (metrics/internal_error.h)
   kCount
 };
 

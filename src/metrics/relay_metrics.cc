@@ -148,6 +148,9 @@ constexpr std::array kExports = {
                   "counter", "Journaled messages found already spooled at start"},
     CounterExport{Counter::kJournalCorruptSegments, "kinesyslog_journal_corrupt_segments_total",
                   "counter", "Journal segments with a damaged or torn frame"},
+    CounterExport{Counter::kInternalErrors, "kinesyslog_internal_errors_total", "counter",
+                  "States the relay holds impossible, met and survived: a bug, logged with its "
+                  "source line"},
 };
 
 static_assert(kExports.size() == static_cast<size_t>(Counter::kCount),

@@ -27,7 +27,7 @@ class DatagramProtocol {
   virtual ~DatagramProtocol() = default;
   // One datagram; returns true when it added an event (false: pending in a chunk set,
   // dropped, or empty; the protocol counts which).
-  virtual bool feed(std::string_view datagram, const DatagramRead& read) = 0;
+  [[nodiscard]] virtual bool feed(std::string_view datagram, const DatagramRead& read) = 0;
   // Adds what happened since the last call to the process counters and the problem log; called
   // once per receive batch, so that the per-datagram path touches no atomics. `lastSource` names
   // the batch's last sender in problem lines.

@@ -1,7 +1,8 @@
 #include "net/partial_budget.h"
 
 #include <algorithm>
-#include <cassert>
+
+#include "metrics/internal_error.h"
 
 namespace kinesyslog::net {
 
@@ -22,7 +23,8 @@ PartialBudget::Slot PartialBudget::join(Holder& holder) {
 
 void PartialBudget::leave(Slot slot) {
   Entry& entry = slots_[slot];
-  assert(entry.holder != nullptr);
+  // Leaving twice would pop another holder's heap entry: refuse, and the budget stays whole.
+  if (KINESYSLOG_BUG_IF(entry.holder == nullptr, "partial budget: a slot left twice")) return;
   total_ -= entry.bytes;
   const size_t index = entry.heapIndex;
   const Slot last = heap_.back();

@@ -7,6 +7,9 @@
 #include <random>
 #include <vector>
 
+#include "metrics/internal_error.h"
+#include "metrics/relay_counters.h"
+
 namespace kinesyslog::net {
 namespace {
 
@@ -163,6 +166,27 @@ TEST(PartialBudget, MatchesANaiveModel) {
       ASSERT_LE(budget.total(), limit);
     }
   }
+}
+
+// Leaving twice is our bug (a connection's teardown ran twice). Before the check, the second
+// leave() popped another connection's heap entry and subtracted bytes again; now it is counted
+// and refused, and the others' accounting stays right.
+TEST(PartialBudget, LeavingTwiceIsCountedAndLeavesTheOthersWhole) {
+  const metrics::InternalErrorsContinue goOn;
+  Fixture f(100, 3);
+  f.hold(0, 10);
+  f.hold(1, 20);
+  f.hold(2, 30);
+  const uint64_t before = metrics::counters().get(metrics::Counter::kInternalErrors);
+  f.budget.leave(f.slots[2]);
+  f.budget.leave(f.slots[2]);
+  EXPECT_EQ(metrics::counters().get(metrics::Counter::kInternalErrors), before + 1);
+  EXPECT_EQ(f.budget.holders(), 2u);
+  EXPECT_EQ(f.budget.total(), 30u);
+  // The two left are still cut largest first.
+  EXPECT_EQ(f.budget.makeRoom(f.slots[0], 85), 1u);
+  EXPECT_EQ(f.holders[1].cuts, 1);
+  EXPECT_EQ(f.holders[0].cuts, 0);
 }
 
 }  // namespace

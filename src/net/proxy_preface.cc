@@ -97,13 +97,15 @@ void ProxyPreface::onReadable() {
     return reject(fmt::format("connection error after {} bytes of header: {}", peeked_,
                               std::strerror(errno)));
   }
-  // The peek shows the stream from its start each time; only bytes not yet seen are fed.
+  // The peek shows the stream from its start each time; only bytes not yet seen are fed. With
+  // nothing new (a wake-up without new bytes) the parser's standing outcome decides.
   const size_t seen = static_cast<size_t>(n);
+  ProxyOutcome outcome = parser_.outcome();
   if (seen > peeked_) {
-    parser_.feed(std::string_view(buffer.data() + peeked_, seen - peeked_));
+    outcome = parser_.feed(std::string_view(buffer.data() + peeked_, seen - peeked_));
     peeked_ = seen;
   }
-  switch (parser_.outcome()) {
+  switch (outcome) {
     case ProxyOutcome::kDone:
       return accept();
     case ProxyOutcome::kError:

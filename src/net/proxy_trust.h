@@ -38,7 +38,7 @@ struct NetworkParse {
 
 // A peer's socket address as an IpAddress; IPv4-mapped IPv6 (a dual-stack listener's IPv4
 // peer) becomes the IPv4 address. nullopt for other families.
-std::optional<IpAddress> peerAddress(const sockaddr* peer, socklen_t length);
+[[nodiscard]] std::optional<IpAddress> peerAddress(const sockaddr* peer, socklen_t length);
 
 // True when `address` lies in `network` (never across families).
 bool networkContains(const IpNetwork& network, const IpAddress& address);

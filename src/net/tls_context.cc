@@ -271,21 +271,10 @@ TlsContext::~TlsContext() {
   SSL_CTX_free(ctx_);
 }
 
-std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
-  checkCombinations(s);
-  // Every file is read first, so a missing or unreadable one is named before any is parsed.
-  const std::string certText = readConfigFile("--cert", s.certFile);
-  const std::string keyText = readConfigFile("--key", s.keyFile);
-  const std::string caText = s.caFile.empty() ? "" : readConfigFile("--ca", s.caFile);
-  const std::string crlText = s.crlFile.empty() ? "" : readConfigFile("--crl", s.crlFile);
+namespace {
 
-  std::shared_ptr<TlsContext> context(new TlsContext(s));
-  ERR_clear_error();
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) fail(kExitConfig, "cannot create a TLS context: " + opensslReason());
-  context->ctx_ = ctx;
-  SSL_CTX_set_ex_data(ctx, contextIndex(), context.get());
-
+// Protocol versions, ciphers and the options every connection shares.
+void configureProtocol(SSL_CTX* ctx, const TlsSettings& s) {
   SSL_CTX_set_min_proto_version(
       ctx, s.minVersion == TlsMinVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(ctx, s.ciphers.c_str()) != 1) {
@@ -303,7 +292,10 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
   SSL_CTX_set_num_tickets(ctx, 0);
   // Idle connections give their read and write buffers back (10,000 idle connections, §5).
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+}
 
+// --cert into the context; returns the leaf's summary for the logs.
+std::string useCertificates(SSL_CTX* ctx, const TlsSettings& s, const std::string& certText) {
   // --cert: the leaf first, then the chain it is sent with (RFC 5425 §4.2.1 leaves chain
   // building to the client, so the intermediates must be served).
   const std::string certWhat = "--cert " + s.certFile;
@@ -316,8 +308,10 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
       fail(kExitConfig, certWhat + ": chain certificate not usable (" + opensslReason() + ")");
     }
   }
-  context->summary_ = summaryOf(certificates.front().get());
+  return summaryOf(certificates.front().get());
+}
 
+void usePrivateKey(SSL_CTX* ctx, const TlsSettings& s, const std::string& keyText) {
   // --key: never prompts; an encrypted key is refused with its own line (docs/design.md "Exit
   // codes").
   const std::string keyWhat = "--key " + s.keyFile;
@@ -336,69 +330,74 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
     ERR_clear_error();
     fail(kExitConfig, keyWhat + " does not match the certificate in --cert " + s.certFile);
   }
+}
 
-  // --ca: trusted for client certificates, and advertised in the CertificateRequest so that
-  // a client holding several certificates picks the right one.
-  if (!s.caFile.empty()) {
-    const std::string caWhat = "--ca " + s.caFile;
-    auto authorities = readCertificates(caText, caWhat);
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+// --crl: every CRL must be signed by a CA of the bundle, or it could not be checked. With
+// X509_V_FLAG_CRL_CHECK the leaf's issuer must have a CRL here; a client of a CA without one is
+// refused ("unable to get certificate CRL"), as a revocation check that cannot be made must not
+// pass.
+void useRevocationLists(X509_STORE* store, const std::vector<X509Ptr>& authorities,
+                        const TlsSettings& s, const std::string& crlText) {
+  const std::string crlWhat = "--crl " + s.crlFile;
+  BioPtr crlBio = memoryBio(crlText);
+  size_t count = 0;
+  ERR_clear_error();
+  for (;;) {
+    CrlPtr crl(PEM_read_bio_X509_CRL(crlBio.get(), nullptr, refusePassphrase, nullptr));
+    if (!crl) break;
+    ++count;
+    X509* issuer = nullptr;
     for (auto& authority : authorities) {
-      if (X509_STORE_add_cert(store, authority.get()) != 1) {
-        unsigned long code = ERR_peek_last_error();
-        // The same certificate twice in a bundle is harmless.
-        if (ERR_GET_REASON(code) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
-          sk_X509_NAME_pop_free(names, X509_NAME_free);
-          fail(kExitConfig, caWhat + ": certificate not usable (" + opensslReason() + ")");
-        }
-        ERR_clear_error();
+      if (X509_NAME_cmp(X509_get_subject_name(authority.get()), X509_CRL_get_issuer(crl.get())) ==
+          0) {
+        issuer = authority.get();
+        break;
       }
-      sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(authority.get())));
     }
-    SSL_CTX_set_client_CA_list(ctx, names);
-
-    // --crl: every CRL must be signed by a CA of the bundle, or it could not be checked. With
-    // X509_V_FLAG_CRL_CHECK the leaf's issuer must have a CRL here; a client of a CA without
-    // one is refused ("unable to get certificate CRL"), as a revocation check that cannot be
-    // made must not pass.
-    if (!s.crlFile.empty()) {
-      const std::string crlWhat = "--crl " + s.crlFile;
-      BioPtr crlBio = memoryBio(crlText);
-      size_t count = 0;
-      ERR_clear_error();
-      for (;;) {
-        CrlPtr crl(PEM_read_bio_X509_CRL(crlBio.get(), nullptr, refusePassphrase, nullptr));
-        if (!crl) break;
-        ++count;
-        X509* issuer = nullptr;
-        for (auto& authority : authorities) {
-          if (X509_NAME_cmp(X509_get_subject_name(authority.get()),
-                            X509_CRL_get_issuer(crl.get())) == 0) {
-            issuer = authority.get();
-            break;
-          }
-        }
-        EVP_PKEY* issuerKey = issuer == nullptr ? nullptr : X509_get0_pubkey(issuer);
-        if (issuerKey == nullptr || X509_CRL_verify(crl.get(), issuerKey) != 1) {
-          fail(kExitConfig, crlWhat + ": CRL of " + nameText(X509_CRL_get_issuer(crl.get())) +
-                                " is not signed by a CA in --ca " + s.caFile);
-        }
-        if (X509_STORE_add_crl(store, crl.get()) != 1) {
-          fail(kExitConfig, crlWhat + ": CRL not usable (" + opensslReason() + ")");
-        }
-      }
-      unsigned long code = ERR_peek_last_error();
-      if (ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
-        ERR_clear_error();
-      } else if (code != 0) {
-        fail(kExitConfig, crlWhat + ": not a valid PEM CRL (" + opensslReason() + ")");
-      }
-      if (count == 0) fail(kExitConfig, crlWhat + ": no PEM CRL in the file");
-      X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    EVP_PKEY* issuerKey = issuer == nullptr ? nullptr : X509_get0_pubkey(issuer);
+    if (issuerKey == nullptr || X509_CRL_verify(crl.get(), issuerKey) != 1) {
+      fail(kExitConfig, crlWhat + ": CRL of " + nameText(X509_CRL_get_issuer(crl.get())) +
+                            " is not signed by a CA in --ca " + s.caFile);
+    }
+    if (X509_STORE_add_crl(store, crl.get()) != 1) {
+      fail(kExitConfig, crlWhat + ": CRL not usable (" + opensslReason() + ")");
     }
   }
+  unsigned long code = ERR_peek_last_error();
+  if (ERR_GET_LIB(code) == ERR_LIB_PEM && ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
+    ERR_clear_error();
+  } else if (code != 0) {
+    fail(kExitConfig, crlWhat + ": not a valid PEM CRL (" + opensslReason() + ")");
+  }
+  if (count == 0) fail(kExitConfig, crlWhat + ": no PEM CRL in the file");
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+}
 
+// --ca: trusted for client certificates, and advertised in the CertificateRequest so that a
+// client holding several certificates picks the right one; then --crl.
+void useAuthorities(SSL_CTX* ctx, const TlsSettings& s, const std::string& caText,
+                    const std::string& crlText) {
+  const std::string caWhat = "--ca " + s.caFile;
+  auto authorities = readCertificates(caText, caWhat);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  for (auto& authority : authorities) {
+    if (X509_STORE_add_cert(store, authority.get()) != 1) {
+      unsigned long code = ERR_peek_last_error();
+      // The same certificate twice in a bundle is harmless.
+      if (ERR_GET_REASON(code) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        fail(kExitConfig, caWhat + ": certificate not usable (" + opensslReason() + ")");
+      }
+      ERR_clear_error();
+    }
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(authority.get())));
+  }
+  SSL_CTX_set_client_CA_list(ctx, names);
+  if (!s.crlFile.empty()) useRevocationLists(store, authorities, s, crlText);
+}
+
+void setVerifyMode(SSL_CTX* ctx, const TlsSettings& s) {
   int mode = SSL_VERIFY_NONE;
   if (s.verifyClient == VerifyClient::kOptional) mode = SSL_VERIFY_PEER;
   // With --allowed-peer a name must be checked, so a client without a certificate is refused
@@ -407,6 +406,30 @@ std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
     mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
   }
   SSL_CTX_set_verify(ctx, mode, mode == SSL_VERIFY_NONE ? nullptr : verifyClientCertificate);
+}
+
+}  // namespace
+
+std::shared_ptr<const TlsContext> TlsContext::load(const TlsSettings& s) {
+  checkCombinations(s);
+  // Every file is read first, so a missing or unreadable one is named before any is parsed.
+  const std::string certText = readConfigFile("--cert", s.certFile);
+  const std::string keyText = readConfigFile("--key", s.keyFile);
+  const std::string caText = s.caFile.empty() ? "" : readConfigFile("--ca", s.caFile);
+  const std::string crlText = s.crlFile.empty() ? "" : readConfigFile("--crl", s.crlFile);
+
+  std::shared_ptr<TlsContext> context(new TlsContext(s));
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) fail(kExitConfig, "cannot create a TLS context: " + opensslReason());
+  context->ctx_ = ctx;
+  SSL_CTX_set_ex_data(ctx, contextIndex(), context.get());
+
+  configureProtocol(ctx, s);
+  context->summary_ = useCertificates(ctx, s, certText);
+  usePrivateKey(ctx, s, keyText);
+  if (!s.caFile.empty()) useAuthorities(ctx, s, caText, crlText);
+  setVerifyMode(ctx, s);
   ERR_clear_error();
   return context;
 }

@@ -48,7 +48,7 @@ class TlsSession {
   TlsSession& operator=(const TlsSession&) = delete;
 
   // Binds the session to the connection's descriptor (not owned). False if OpenSSL could not.
-  bool attach(int fd);
+  [[nodiscard]] bool attach(int fd);
   // One step of the server handshake (RFC 5425 §4.2: the client starts it right after the TCP
   // connection, or after the PROXY header). On kFailed, failure() is set.
   Step handshake();

@@ -41,7 +41,7 @@ class UdpReceiver {
   void readAndRearm();
   void countKernelDrops(const msghdr& header);
   // Reads up to `maxBatches` recvmmsg batches.
-  ReadResult readBatches(int maxBatches);
+  [[nodiscard]] ReadResult readBatches(int maxBatches);
 
   static constexpr unsigned kBatch = 32;
   // After a wake-up that found less than a batch, the next read waits this long instead of

@@ -27,7 +27,8 @@ class BatchJournal {
 
   // I/O thread. A batch of (group, stream) starts: returns its ticket and keeps the current
   // segment until release().
-  virtual JournalTicket openBatch(std::string_view group, std::string_view stream) = 0;
+  [[nodiscard]] virtual JournalTicket openBatch(std::string_view group,
+                                                std::string_view stream) = 0;
   // I/O thread. One message joined the batch `serial`; held in memory until commit().
   virtual void appendEvent(uint64_t serial, int64_t timestampMs, std::string_view message) = 0;
   // I/O thread, after each read: writes what appendEvent() and openBatch() gathered since the

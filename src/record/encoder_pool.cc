@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_shutdown.py and tests/integration/test_journal.py (the
+// encoders' drain and shutdown_unspooled_messages).
 #include "record/encoder_pool.h"
 
 #include <chrono>

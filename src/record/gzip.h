@@ -59,11 +59,12 @@ inline constexpr size_t kDefaultMaxGunzipBytes = size_t{256} << 20;
 // for an empty buffer, a corrupt or truncated member, trailing bytes that are not a member, or
 // output that would exceed `maxOutput` bytes. Untrusted input never throws (only std::bad_alloc
 // can escape when memory runs out).
-std::optional<std::string> gunzip(std::string_view data, size_t maxOutput);
+[[nodiscard]] std::optional<std::string> gunzip(std::string_view data, size_t maxOutput);
 
 // True when `data` is one or more complete, intact gzip members and nothing else, decompressing
 // to at most `maxOutput` bytes. What spool recovery checks before trusting a file.
-bool isValidGzipMember(std::string_view data, size_t maxOutput = kDefaultMaxGunzipBytes);
+[[nodiscard]] bool isValidGzipMember(std::string_view data,
+                                     size_t maxOutput = kDefaultMaxGunzipBytes);
 
 // The spool's check of a finished file (docs/design.md "Spool and delivery"): exactly one gzip
 // member that decompresses completely with the CRC-32 and ISIZE of its trailer (RFC 1952

@@ -124,13 +124,11 @@ class ReplaySink final : public RecordSink {
   bool failed_ = false;
 };
 
-}  // namespace
+using Runs = std::map<std::string, std::vector<SegmentFile>>;
 
-JournalReplayReport replayJournal(const std::filesystem::path& dir, spool::SpoolDirectory& spool,
-                                  const std::string& owner, int compressionLevel,
-                                  bool removeReplayedSegments) {
-  JournalReplayReport report;
-  std::map<std::string, std::vector<SegmentFile>> runs;
+// The segments in `dir`, by run, each run's in worker and segment order.
+Runs findRuns(const std::filesystem::path& dir, JournalReplayReport& report) {
+  Runs runs;
   const uid_t self = ::geteuid();
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -152,66 +150,90 @@ JournalReplayReport replayJournal(const std::filesystem::path& dir, spool::Spool
         "regular files of this user",
         report.ignoredFiles, dir.string());
   }
+  for (auto& [run, files] : runs) {
+    std::sort(files.begin(), files.end(), [](const SegmentFile& a, const SegmentFile& b) {
+      return a.worker != b.worker ? a.worker < b.worker : a.segment < b.segment;
+    });
+  }
+  return runs;
+}
 
+// The whole run is read before anything is replayed: a batch's spooled marks may come after its
+// messages, in a later segment. `data` is the read buffer, kept for its capacity.
+void collectRun(const std::vector<SegmentFile>& files, RunCollector& collector,
+                JournalReplayReport& report, std::string& data) {
+  for (const SegmentFile& file : files) {
+    ++report.segments;
+    if (!readFile(file.path, data)) {
+      spdlog::error("journal: cannot read {}: {}; skipped", file.path.string(), errnoText(errno));
+      ++report.corruptSegments;
+      continue;
+    }
+    const spool::JournalParseResult parsed = spool::parseJournalSegment(data, collector);
+    if (!parsed.problem.empty()) {
+      ++report.corruptSegments;
+      spdlog::warn(
+          "journal: {}: {} at byte {}; {} bytes after it not read (the tail of a "
+          "write the relay's death interrupted)",
+          file.path.string(), parsed.problem, parsed.validBytes, data.size() - parsed.validBytes);
+    }
+  }
+  report.orphanMessages += collector.orphans();
+}
+
+struct Replayed {
+  uint64_t messages = 0;
+  uint64_t skipped = 0;  // already spooled
+};
+
+// Encodes each batch's messages not yet spooled into `sink`; stops when the spool refuses one.
+Replayed replayBatches(RunCollector& collector, RecordEncoder& encoder, ReplaySink& sink) {
+  Replayed replayed;
+  for (uint64_t serial : collector.order()) {
+    RunCollector::Batch& batch = collector.batch(serial);
+    const auto& events = batch.messages.events;
+    const size_t first = std::min<size_t>(batch.spooledEnd, events.size());
+    replayed.skipped += first;
+    if (first == events.size()) continue;
+    SourceBatch rest;
+    rest.group = batch.messages.group;
+    rest.stream = batch.messages.stream;
+    for (size_t i = first; i < events.size(); ++i) {
+      rest.addEvent(events[i].timestampMs, batch.messages.message(events[i]));
+    }
+    sink.start(serial, static_cast<uint32_t>(first));
+    encoder.encode(rest, sink);
+    if (sink.failed()) break;
+    replayed.messages += events.size() - first;
+  }
+  return replayed;
+}
+
+}  // namespace
+
+JournalReplayReport replayJournal(const std::filesystem::path& dir, spool::SpoolDirectory& spool,
+                                  const std::string& owner, int compressionLevel,
+                                  bool removeReplayedSegments) {
+  JournalReplayReport report;
+  Runs runs = findRuns(dir, report);
   RecordEncoder encoder(owner, compressionLevel);
   std::string data;
   for (auto& [run, files] : runs) {
     ++report.runs;
-    std::sort(files.begin(), files.end(), [](const SegmentFile& a, const SegmentFile& b) {
-      return a.worker != b.worker ? a.worker < b.worker : a.segment < b.segment;
-    });
     RunCollector collector;
-    // The whole run is read before anything is replayed: a batch's spooled marks may come
-    // after its messages, in a later segment.
-    for (const SegmentFile& file : files) {
-      ++report.segments;
-      if (!readFile(file.path, data)) {
-        spdlog::error("journal: cannot read {}: {}; skipped", file.path.string(), errnoText(errno));
-        ++report.corruptSegments;
-        continue;
-      }
-      const std::string& bytes = data;
-      const spool::JournalParseResult parsed = spool::parseJournalSegment(bytes, collector);
-      if (!parsed.problem.empty()) {
-        ++report.corruptSegments;
-        spdlog::warn(
-            "journal: {}: {} at byte {}; {} bytes after it not read (the tail of a "
-            "write the relay's death interrupted)",
-            file.path.string(), parsed.problem, parsed.validBytes,
-            bytes.size() - parsed.validBytes);
-      }
-    }
-    report.orphanMessages += collector.orphans();
+    collectRun(files, collector, report, data);
 
     // Marks of this replay go to the run's last segment, after every mark of the run itself.
     const int markFd = ::open(files.back().path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     ReplaySink sink(spool, markFd);
-    const uint64_t recordsBefore = sink.records();
-    uint64_t messages = 0, skipped = 0;
-    for (uint64_t serial : collector.order()) {
-      RunCollector::Batch& batch = collector.batch(serial);
-      const auto& events = batch.messages.events;
-      const size_t first = std::min<size_t>(batch.spooledEnd, events.size());
-      skipped += first;
-      if (first == events.size()) continue;
-      SourceBatch rest;
-      rest.group = batch.messages.group;
-      rest.stream = batch.messages.stream;
-      for (size_t i = first; i < events.size(); ++i) {
-        rest.addEvent(events[i].timestampMs, batch.messages.message(events[i]));
-      }
-      sink.start(serial, static_cast<uint32_t>(first));
-      encoder.encode(rest, sink);
-      if (sink.failed()) break;
-      messages += events.size() - first;
-    }
+    const Replayed replayed = replayBatches(collector, encoder, sink);
     if (markFd >= 0) {
       ::fdatasync(markFd);
       ::close(markFd);
     }
-    report.messages += messages;
-    report.alreadySpooled += skipped;
-    report.records += sink.records() - recordsBefore;
+    report.messages += replayed.messages;
+    report.alreadySpooled += replayed.skipped;
+    report.records += sink.records();
     if (sink.failed()) {
       report.incomplete = true;
       spdlog::error(
@@ -226,7 +248,7 @@ JournalReplayReport replayJournal(const std::filesystem::path& dir, spool::Spool
     spdlog::info(
         "journal: replayed {} messages the relay had read before it stopped (run {}, {} "
         "segments) into {} spool records; {} already spooled were skipped",
-        messages, run, files.size(), sink.records() - recordsBefore, skipped);
+        replayed.messages, run, files.size(), sink.records(), replayed.skipped);
   }
   return report;
 }

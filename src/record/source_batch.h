@@ -1,12 +1,12 @@
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "metrics/internal_error.h"
 #include "record/batch_journal.h"
 
 namespace kinesyslog::record {
@@ -37,15 +37,22 @@ struct SourceBatch {
   size_t messageBytes() const { return arena.size(); }
 
   std::string_view message(const EventRef& e) const {
-    assert(static_cast<size_t>(e.offset) + e.length <= arena.size());
-    // Release builds clamp rather than read past the arena should the invariant ever break.
-    if (static_cast<size_t>(e.offset) + e.length > arena.size()) return {};
+    // Never read past the arena should the invariant ever break: the message reads as empty.
+    if (KINESYSLOG_BUG_IF(static_cast<size_t>(e.offset) + e.length > arena.size(),
+                          "batch event past its arena")) {
+      return {};
+    }
     return std::string_view(arena.data() + e.offset, e.length);
   }
 
   // Copies one message into the arena: the one copy a message gets on the hot path.
   void addEvent(int64_t timestampMs, std::string_view text) {
-    assert(arena.size() + text.size() <= std::numeric_limits<uint32_t>::max());
+    // 32-bit offsets: past 4 GiB they would wrap and point at other messages' bytes. The flush
+    // size keeps a batch far below; should it not, the message is dropped, never misplaced.
+    if (KINESYSLOG_BUG_IF(arena.size() + text.size() > std::numeric_limits<uint32_t>::max(),
+                          "batch arena past 4 GiB")) {
+      return;
+    }
     events.push_back(EventRef{timestampMs, static_cast<uint32_t>(arena.size()),
                               static_cast<uint32_t>(text.size())});
     arena.append(text);

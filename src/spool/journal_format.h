@@ -43,7 +43,7 @@ class JournalItemSink {
   virtual void onSpooled(uint64_t serial, uint32_t eventsEnd) = 0;
 };
 
-struct JournalParseResult {
+struct [[nodiscard]] JournalParseResult {
   size_t frames = 0;      // whole frames read
   size_t validBytes = 0;  // bytes of those frames, from the start
   // Why reading stopped before the end ("" when every byte was read): a torn or damaged frame.

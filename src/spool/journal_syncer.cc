@@ -1,3 +1,5 @@
+// Covered by tests/integration/test_journal.py (the syncer runs in every relay with the journal
+// on).
 #include "spool/journal_syncer.h"
 
 #include "spool/message_journal.h"

@@ -25,7 +25,7 @@ struct JournalSegmentName {
   uint64_t segment = 0;
 };
 std::string journalSegmentName(std::string_view run, unsigned worker, uint64_t segment);
-std::optional<JournalSegmentName> parseJournalSegmentName(std::string_view name);
+[[nodiscard]] std::optional<JournalSegmentName> parseJournalSegmentName(std::string_view name);
 // A run id for this start of the relay (16 lowercase hex digits).
 std::string newJournalRun();
 
@@ -49,7 +49,8 @@ class MessageJournal final : public record::BatchJournal {
   MessageJournal(const MessageJournal&) = delete;
   MessageJournal& operator=(const MessageJournal&) = delete;
 
-  record::JournalTicket openBatch(std::string_view group, std::string_view stream) override;
+  [[nodiscard]] record::JournalTicket openBatch(std::string_view group,
+                                                std::string_view stream) override;
   void appendEvent(uint64_t serial, int64_t timestampMs, std::string_view message) override;
   void commit() override;
   void spooled(const record::JournalTicket& ticket, uint32_t eventsEnd) override;
@@ -61,13 +62,13 @@ class MessageJournal final : public record::BatchJournal {
   // Clean shutdown, once the encoders have stopped: deletes every segment of this journal when
   // no batch is left unspooled, and returns 0; otherwise keeps them (the next start replays
   // them) and returns how many batches are unspooled.
-  size_t finish();
+  [[nodiscard]] size_t finish();
 
   size_t segmentsOnDisk() const;  // for tests and logs
 
  private:
   struct File;
-  bool openSegment(uint64_t segment);  // mutex_ held
+  [[nodiscard]] bool openSegment(uint64_t segment);  // mutex_ held
   void writeFrameLocked(std::string& frame);
   void removeReleasedSegments();
 

@@ -184,6 +184,15 @@ SpoolDirectory::~SpoolDirectory() {
   if (dirFd_ >= 0) ::close(dirFd_);  // also releases the flock
 }
 
+// What recovery gathers while it scans the directory.
+struct SpoolDirectory::Recovered {
+  std::vector<SpoolRecord> records;
+  std::vector<std::pair<uint64_t, int64_t>> written;  // sequence, write time
+  std::string data;                                   // one buffer for every file checked
+  record::GzipMemberValidator validator;
+  NameSample ignored;
+};
+
 RecoveryReport SpoolDirectory::recover() {
   RecoveryReport report;
   {
@@ -191,14 +200,35 @@ RecoveryReport SpoolDirectory::recover() {
     if (recovered_) return report;
     recovered_ = true;
   }
+  Recovered found;
+  scanForRecovery(report, found);
+  std::sort(found.records.begin(), found.records.end(),
+            [](const SpoolRecord& a, const SpoolRecord& b) { return a.sequence < b.sequence; });
+  for (const auto& r : found.records) report.recoveredBytes += r.bytes;
+  report.recovered = found.records.size();
+  {
+    std::lock_guard lock(mutex_);
+    queue_.insert(queue_.begin(), std::make_move_iterator(found.records.begin()),
+                  std::make_move_iterator(found.records.end()));
+    bytes_ += report.recoveredBytes;
+    pendingBytes_ += report.recoveredBytes;
+    writtenMicros_.insert(found.written.begin(), found.written.end());
+  }
+  changed_.notify_all();
+
+  if (report.recovered + report.corrupt + report.temporaryDiscarded > 0) {
+    spdlog::info(
+        "spool {}: recovered {} records ({} bytes) for delivery, moved {} corrupt to {}, "
+        "discarded {} unfinished writes",
+        dir_.string(), report.recovered, report.recoveredBytes, report.corrupt,
+        corruptDir_.string(), report.temporaryDiscarded);
+  }
+  return report;
+}
+
+void SpoolDirectory::scanForRecovery(RecoveryReport& report, Recovered& found) {
   const uid_t self = ::geteuid();
   const auto pid = static_cast<uint64_t>(::getpid());
-  record::GzipMemberValidator validator;
-  std::vector<SpoolRecord> found;
-  std::vector<std::pair<uint64_t, int64_t>> foundWritten;  // sequence, write time
-  std::string data;                                        // one buffer for every file checked
-  NameSample ignored;
-
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::filesystem::path path = it->path();
@@ -214,7 +244,7 @@ RecoveryReport SpoolDirectory::recover() {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;  // vanished meanwhile
     if (!S_ISREG(st.st_mode) || st.st_uid != self) {
-      ignored.add(name);
+      found.ignored.add(name);
       continue;
     }
 
@@ -228,58 +258,40 @@ RecoveryReport SpoolDirectory::recover() {
       }
       continue;
     }
-
-    int error = 0;
-    const bool read = readWholeFile(path, data, error);
-    std::string reason = read ? std::string(validator.problem(data))
-                              : fmt::format("cannot read: {}", errnoText(error));
-    if (!reason.empty()) {
-      ++report.corrupt;
-      moveFileToCorrupt(path, reason);
-      continue;
-    }
-    found.push_back(SpoolRecord{*sequence, path, data.size()});
-    // The file's age by the wall clock, once, placed on the monotonic clock from here on (a
-    // file dated in the future counts as written now).
-    struct stat info {};
-    const int64_t age =
-        ::stat(path.c_str(), &info) == 0
-            ? std::max<int64_t>(0, clock_.nowMicros() - (int64_t{info.st_mtim.tv_sec} * 1'000'000 +
-                                                         info.st_mtim.tv_nsec / 1000))
-            : 0;
-    foundWritten.emplace_back(*sequence, clock_.monotonicMicros() - age);
+    recoverFile(path, *sequence, report, found);
   }
   if (ec) spdlog::error("spool: cannot list {}: {}", dir_.string(), ec.message());
-  if (ignored.count > 0) {
+  if (found.ignored.count > 0) {
     // Planted names can number thousands: one line, not one per file.
     spdlog::warn(
         "spool {}: ignoring {} entries with spool names that are not regular files owned by "
         "this user (symlinks, directories, other users' files): {}",
-        dir_.string(), ignored.count, ignored.text());
+        dir_.string(), found.ignored.count, found.ignored.text());
   }
+}
 
-  std::sort(found.begin(), found.end(),
-            [](const SpoolRecord& a, const SpoolRecord& b) { return a.sequence < b.sequence; });
-  for (const auto& r : found) report.recoveredBytes += r.bytes;
-  report.recovered = found.size();
-  {
-    std::lock_guard lock(mutex_);
-    queue_.insert(queue_.begin(), std::make_move_iterator(found.begin()),
-                  std::make_move_iterator(found.end()));
-    bytes_ += report.recoveredBytes;
-    pendingBytes_ += report.recoveredBytes;
-    writtenMicros_.insert(foundWritten.begin(), foundWritten.end());
+void SpoolDirectory::recoverFile(const std::filesystem::path& path, uint64_t sequence,
+                                 RecoveryReport& report, Recovered& found) {
+  int error = 0;
+  const bool read = readWholeFile(path, found.data, error);
+  std::string reason = read ? std::string(found.validator.problem(found.data))
+                            : fmt::format("cannot read: {}", errnoText(error));
+  if (!reason.empty()) {
+    ++report.corrupt;
+    // Logged when it fails; the file stays in place, unqueued, and is judged again next start.
+    (void)moveFileToCorrupt(path, reason);
+    return;
   }
-  changed_.notify_all();
-
-  if (report.recovered + report.corrupt + report.temporaryDiscarded > 0) {
-    spdlog::info(
-        "spool {}: recovered {} records ({} bytes) for delivery, moved {} corrupt to {}, "
-        "discarded {} unfinished writes",
-        dir_.string(), report.recovered, report.recoveredBytes, report.corrupt,
-        corruptDir_.string(), report.temporaryDiscarded);
-  }
-  return report;
+  found.records.push_back(SpoolRecord{sequence, path, found.data.size()});
+  // The file's age by the wall clock, once, placed on the monotonic clock from here on (a file
+  // dated in the future counts as written now).
+  struct stat info {};
+  const int64_t age =
+      ::stat(path.c_str(), &info) == 0
+          ? std::max<int64_t>(0, clock_.nowMicros() - (int64_t{info.st_mtim.tv_sec} * 1'000'000 +
+                                                       info.st_mtim.tv_nsec / 1000))
+          : 0;
+  found.written.emplace_back(sequence, clock_.monotonicMicros() - age);
 }
 
 std::optional<SpoolRecord> SpoolDirectory::write(std::string_view gzipRecord) {
@@ -444,7 +456,8 @@ void SpoolDirectory::remove(const SpoolRecord& r) {
 }
 
 void SpoolDirectory::moveToCorrupt(const SpoolRecord& r, std::string_view reason) {
-  moveFileToCorrupt(r.path, reason);
+  // Logged when it fails; the file stays in place, unqueued, and is judged again next start.
+  (void)moveFileToCorrupt(r.path, reason);
   std::lock_guard lock(mutex_);
   bytes_ -= std::min(bytes_, r.bytes);
   writtenMicros_.erase(r.sequence);

@@ -35,7 +35,7 @@ struct SpoolState {
   std::optional<int64_t> oldestAgeMicros;
 };
 
-struct RecoveryReport {
+struct [[nodiscard]] RecoveryReport {
   uint64_t temporaryDiscarded = 0;  // torn writes of a previous run, deleted
   uint64_t recovered = 0;           // valid finished files queued for delivery
   uint64_t corrupt = 0;             // finished files that failed validation, moved to corrupt/
@@ -92,22 +92,23 @@ class SpoolDirectory {
   // Waits until the queue holds at least `records` records or at least `bytes` bytes, the
   // deadline passes or wake() is called. Returns whether the condition holds. The uploader
   // uses it to coalesce records into fuller batches before take().
-  bool waitFor(size_t records, uint64_t bytes, std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] bool waitFor(size_t records, uint64_t bytes,
+                             std::chrono::steady_clock::time_point deadline);
 
   // Waits until at least one record is queued, the deadline passes or wake() is called; then
   // takes up to maxRecords records and maxBytes bytes (but always at least one record, even
   // one larger than maxBytes) off the queue, oldest first. May return an empty vector. Taken
   // records stay on disk until remove() or moveToCorrupt(), or go back with requeue().
-  std::vector<SpoolRecord> take(size_t maxRecords, uint64_t maxBytes,
-                                std::chrono::steady_clock::time_point deadline);
+  [[nodiscard]] std::vector<SpoolRecord> take(size_t maxRecords, uint64_t maxBytes,
+                                              std::chrono::steady_clock::time_point deadline);
   // Puts taken records back at the front of the queue, keeping their order.
   void requeue(std::vector<SpoolRecord> records);
   // The file's bytes, or std::nullopt (logged) when it cannot be read or its size changed;
   // then `*error` (when given) holds the errno value, EBADMSG for a changed size. EMFILE,
   // ENFILE and ENOMEM say nothing about the file itself.
-  std::optional<std::string> read(const SpoolRecord& r, int* error = nullptr) const;
+  [[nodiscard]] std::optional<std::string> read(const SpoolRecord& r, int* error = nullptr) const;
   // The same into `data`, reusing its capacity (the uploader's buffers live across requests).
-  bool readInto(const SpoolRecord& r, std::string& data, int* error = nullptr) const;
+  [[nodiscard]] bool readInto(const SpoolRecord& r, std::string& data, int* error = nullptr) const;
   // Deletes a delivered record's file; bytes() drops. No directory fsync: a delete lost in a
   // crash only means the record is delivered again (delivery is at least once).
   void remove(const SpoolRecord& r);
@@ -122,7 +123,12 @@ class SpoolDirectory {
 
  private:
   // Returns false (logged) when the file could not be moved and was left in place.
-  bool moveFileToCorrupt(const std::filesystem::path& file, std::string_view reason);
+  struct Recovered;
+  // recover()'s steps: the directory's files, then one finished file of an earlier run.
+  void scanForRecovery(RecoveryReport& report, Recovered& found);
+  void recoverFile(const std::filesystem::path& path, uint64_t sequence, RecoveryReport& report,
+                   Recovered& found);
+  [[nodiscard]] bool moveFileToCorrupt(const std::filesystem::path& file, std::string_view reason);
 
   const std::filesystem::path dir_;
   const std::filesystem::path corruptDir_;

@@ -1,3 +1,5 @@
+// Covered by spool/spool_directory_test.cc (SpoolDirectory's default SystemClock) and
+// tests/integration/.
 #include "util/clock.h"
 
 #include <chrono>

@@ -1,3 +1,5 @@
+// Covered by spool/spool_directory_test.cc and spool/message_journal_test.cc (every spool and
+// journal write goes through it).
 #include "util/durable_file.h"
 
 #include <fcntl.h>

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <bitset>
-#include <cassert>
 #include <cstring>
 #include <random>
+
+#include "metrics/internal_error.h"
 
 namespace kinesyslog::gelf {
 
@@ -183,7 +184,12 @@ ChunkOutcome GelfChunkAssembler::add(std::string_view sender, std::string_view d
       drop(set);
       return ChunkOutcome::kOversize;
     }
-    makeRoom(*set->sender, set, chargeAfter(*set, piece.size()) - set->charged, 0);
+    if (!makeRoom(*set->sender, set, chargeAfter(*set, piece.size()) - set->charged, 0)) {
+      // Unreachable by the constructor's limits; dropped rather than held past a cap.
+      ++counters_.oversize;
+      drop(set);
+      return ChunkOutcome::kOversize;
+    }
   }
   store(*set, sequence, piece);
   if (set->received < set->count) return ChunkOutcome::kNeedMore;
@@ -251,8 +257,7 @@ bool GelfChunkAssembler::makeRoom(Sender& sender, const ChunkSet* keep, size_t e
                     sender.bytes + extraBytes <= limits_.maxSenderBytes &&
                     sets_.size() + extraSets <= limits_.maxTotalSets &&
                     totalBytes_ + extraBytes <= limits_.maxTotalBytes;
-  assert(fits);
-  return fits;
+  return !KINESYSLOG_BUG_IF(!fits, "GELF chunk set does not fit its caps alone");
 }
 
 size_t GelfChunkAssembler::payloadCapacityAfter(const ChunkSet& set, size_t pieceBytes) const {

@@ -36,13 +36,13 @@ struct GelfChunkLimits {
   static GelfChunkLimits forMaxMessageSize(size_t maxMessageSize);
 };
 
-enum class ChunkOutcome : uint8_t {
-  kNeedMore,   // stored; its set is not complete yet
-  kComplete,   // its set is complete: the message (still compressed, perhaps) is handed out
-  kDuplicate,  // its sequence number is already held: ignored
-  kInvalid,    // refused: header under 12 bytes, count 0 or over 128, sequence number not
-               // below the count, or a count that differs from its set's (the set is kept)
-  kOversize,   // its set would pass maxSetBytes: the set is dropped with all its chunks
+enum class [[nodiscard]] ChunkOutcome : uint8_t{
+    kNeedMore,   // stored; its set is not complete yet
+    kComplete,   // its set is complete: the message (still compressed, perhaps) is handed out
+    kDuplicate,  // its sequence number is already held: ignored
+    kInvalid,    // refused: header under 12 bytes, count 0 or over 128, sequence number not
+                 // below the count, or a count that differs from its set's (the set is kept)
+    kOversize,   // its set would pass maxSetBytes: the set is dropped with all its chunks
 };
 
 struct ChunkCounters {
@@ -113,7 +113,8 @@ class GelfChunkAssembler {
 
   Sender& senderFor(std::string_view sender);
   ChunkSet* createSet(Sender& sender, uint64_t id, uint8_t count, int64_t nowMicros);
-  bool makeRoom(Sender& sender, const ChunkSet* keep, size_t extraBytes, size_t extraSets);
+  [[nodiscard]] bool makeRoom(Sender& sender, const ChunkSet* keep, size_t extraBytes,
+                              size_t extraSets);
   size_t payloadCapacityAfter(const ChunkSet& set, size_t pieceBytes) const;
   static size_t piecesCapacityAfter(const ChunkSet& set);
   size_t chargeAfter(const ChunkSet& set, size_t pieceBytes) const;

@@ -10,10 +10,10 @@
 
 namespace kinesyslog::gelf {
 
-enum class DatagramOutcome : uint8_t {
-  kMessage,  // a complete GELF message (plain, inflated, or reassembled and inflated)
-  kPending,  // a chunk was stored, or was a duplicate: nothing to deliver yet
-  kDropped,  // refused and counted: invalid chunk, oversize set, corrupt or too large to inflate
+enum class [[nodiscard]] DatagramOutcome : uint8_t{
+    kMessage,  // a complete GELF message (plain, inflated, or reassembled and inflated)
+    kPending,  // a chunk was stored, or was a duplicate: nothing to deliver yet
+    kDropped,  // refused and counted: invalid chunk, oversize set, corrupt or too large to inflate
 };
 
 struct DatagramCounters {

@@ -19,10 +19,10 @@ enum class GelfEncoding : uint8_t {
 
 [[nodiscard]] GelfEncoding detectEncoding(std::string_view payload) noexcept;
 
-enum class InflateOutcome : uint8_t {
-  kDone,      // inflated: the message is in the inflater's buffer
-  kCorrupt,   // not a valid zlib stream or gzip member (bad header, data, checksum, truncation)
-  kTooLarge,  // would inflate past --max-message-size: stopped at the cap, dropped
+enum class [[nodiscard]] InflateOutcome : uint8_t{
+    kDone,      // inflated: the message is in the inflater's buffer
+    kCorrupt,   // not a valid zlib stream or gzip member (bad header, data, checksum, truncation)
+    kTooLarge,  // would inflate past --max-message-size: stopped at the cap, dropped
 };
 
 // Inflates zlib and gzip GELF payloads with libdeflate into one buffer of exactly

@@ -9,10 +9,10 @@ namespace kinesyslog::proxy {
 
 // What the PROXY header parser says after each feed() (docs/contributing.md: explicit outcomes,
 // after Envoy's ReadOrParseState).
-enum class ProxyOutcome : uint8_t {
-  kNeedMore,  // no complete header yet; feed more bytes
-  kDone,      // header complete: header() is valid, headerLength() bytes of the stream were it
-  kError,     // not a PROXY header, malformed, or over a bound: close the connection
+enum class [[nodiscard]] ProxyOutcome : uint8_t{
+    kNeedMore,  // no complete header yet; feed more bytes
+    kDone,      // header complete: header() is valid, headerLength() bytes of the stream were it
+    kError,     // not a PROXY header, malformed, or over a bound: close the connection
 };
 
 // Why a header was refused; each has a counter and a problem-log line in the caller.
@@ -68,7 +68,7 @@ class ProxyHeaderParser {
   // Feeds the next bytes of the connection (those after everything fed before). Bytes past the
   // end of the header are ignored (not consumed). After kDone or kError, further calls return
   // the same outcome.
-  ProxyOutcome feed(std::string_view bytes);
+  [[nodiscard]] ProxyOutcome feed(std::string_view bytes);
 
   ProxyOutcome outcome() const { return outcome_; }
   ProxyError error() const { return error_; }
@@ -84,7 +84,7 @@ class ProxyHeaderParser {
   void examineV2();
   void parseV1Line(std::string_view line);
   void parseV2(uint8_t command, uint8_t familyByte, size_t length);
-  bool parseV2Tlvs(size_t from, size_t to);
+  [[nodiscard]] bool parseV2Tlvs(size_t from, size_t to);
   void finish(size_t headerLength);
   void fail(ProxyError error);
 

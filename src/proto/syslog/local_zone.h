@@ -36,7 +36,7 @@ class LocalZone {
  public:
   // nullopt when the name is not a zone of the tz database (the caller reports a usage error).
   // `UTC` and `Etc/UTC` never touch the tz database.
-  static std::optional<LocalZone> find(std::string_view name);
+  [[nodiscard]] static std::optional<LocalZone> find(std::string_view name);
   static LocalZone utc();
 
   // UTC for a local wall-clock time. Around offset changes the local time may exist twice (a
