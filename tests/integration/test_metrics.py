@@ -311,10 +311,24 @@ def test_bad_requests_get_the_documented_answers(relays):
     finally:
         for s in held:
             s.close()
-    assert http_get(mport, "/healthz") == (200, "alive\n")
+    # The relay frees a slot when it reads that connection's end, which a slow relay (the TSan
+    # build, a loaded machine) does a moment after the closes: until then a scrape is still
+    # closed unanswered, and counted as refused.
+    deadline = time.monotonic() + R.WAIT_TIMEOUT
+    refused_again = 0
+    while True:
+        try:
+            answer = http_get(mport, "/healthz")
+            break
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            refused_again += 1
+            time.sleep(0.05)
+    assert answer == (200, "alive\n")
     text = http_get(mport, "/metrics")[1]
     assert re.search(r'\nkinesyslog_http_requests_total\{code="408"\} 2\n', text), text
-    assert "\nkinesyslog_http_connections_refused_total 1\n" in text
+    assert f"\nkinesyslog_http_connections_refused_total {1 + refused_again}\n" in text
 
 
 def test_options_from_environment_and_port_in_use(relays, dirs):
