@@ -422,7 +422,7 @@ void Relay::openListeners() {
   std::vector<std::vector<int>> udpSockets;  // [port][worker]
   for (uint16_t port : udpPorts_) udpSockets.push_back(openUdpSockets(o_, port));
   for (unsigned i = 0; i < o_.workers; ++i) {
-    auto worker = std::make_unique<net::Worker>(i, options, *encoders_, *backpressure_,
+    auto worker = std::make_unique<net::Worker>(options, *encoders_, *backpressure_,
                                                 journals_.empty() ? nullptr : journals_[i].get());
     for (size_t p = 0; p < udpPorts_.size(); ++p) {
       if (i < udpSockets[p].size()) worker->addUdpSocket(udpSockets[p][i], udpPorts_[p], ipv6);

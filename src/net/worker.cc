@@ -7,10 +7,9 @@
 
 namespace kinesyslog::net {
 
-Worker::Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
-               Backpressure& backpressure, record::BatchJournal* journal, WorkerTime time)
-    : index_(index),
-      context_(options, sink, backpressure, journal, time),
+Worker::Worker(const WorkerOptions& options, record::BatchSink& sink, Backpressure& backpressure,
+               record::BatchJournal* journal, WorkerTime time)
+    : context_(options, sink, backpressure, journal, time),
       flushTimer_(context_.makeTimer()),
       deadlineTimer_(context_.makeTimer()) {}
 

@@ -21,8 +21,8 @@ class Worker {
  public:
   // `journal` (may be null: --no-journal) receives every message before it joins a batch.
   // `time`: the system clock in the relay; a manual clock and timers in tests.
-  Worker(unsigned index, const WorkerOptions& options, record::BatchSink& sink,
-         Backpressure& backpressure, record::BatchJournal* journal = nullptr, WorkerTime time = {});
+  Worker(const WorkerOptions& options, record::BatchSink& sink, Backpressure& backpressure,
+         record::BatchJournal* journal = nullptr, WorkerTime time = {});
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -52,7 +52,6 @@ class Worker {
   void beginShutdown(int64_t deadlineMonotonicMicros);
   void finishIfIdle();
 
-  unsigned index_;
   // First: the handlers below and the connections it holds use it until they are gone.
   WorkerContext context_;
   std::vector<std::unique_ptr<UdpReceiver>> udp_;

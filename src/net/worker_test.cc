@@ -21,7 +21,7 @@ class WorkerTest : public ::testing::Test {
   WorkerTest()
       : clock_(1'700'000'000'000'000),
         timers_(clock_),
-        worker_(0, testing::testOptions(), sink_, pressure_.backpressure, nullptr,
+        worker_(testing::testOptions(), sink_, pressure_.backpressure, nullptr,
                 WorkerTime{&clock_, &timers_}) {
     worker_.addTcpListener(socket_.release(), 514, false);
     worker_.startHandlers();

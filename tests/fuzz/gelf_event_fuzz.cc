@@ -74,6 +74,20 @@ size_t depthOf(simdjson::dom::element e) {
   return deepest;
 }
 
+// True when an `e`/`E` in the text is followed by an optional sign and 20 or more digits (a scan
+// of the raw text: inside a string it may over-match, which only skips an input).
+bool hasExponentOfTwentyDigits(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != 'e' && text[i] != 'E') continue;
+    size_t j = i + 1;
+    if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+    size_t digits = 0;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j, ++digits;
+    if (digits >= 20) return true;
+  }
+  return false;
+}
+
 void checkRaw(std::string_view text) {
   // Trailing CR/LF/NUL are not part of the message (the event builder strips them).
   while (!text.empty() && (text.back() == '\r' || text.back() == '\n' || text.back() == '\0')) {
@@ -93,6 +107,10 @@ void checkRaw(std::string_view text) {
   }
   const size_t depth = depthOf(root);
   if (depth + 2 >= GelfParser::kMaxDepth) return;
+  // RFC 8259 §6 lets a reader limit the numbers it takes: On-Demand refuses an exponent of 20 or
+  // more digits, which the DOM parser takes when the digits before it are zeros (0e<20 digits>
+  // is 0 to it). The relay counts such a message as not valid JSON.
+  if (!findings.validJson && hasExponentOfTwentyDigits(text)) return;
   if (!findings.validJson) __builtin_trap();
 
   bool version = false, host = false, shortMessage = false;
