@@ -44,7 +44,7 @@ report() {
     read -r seconds status <"$logs/$name.time"
     [ "$status" = ok ] && continue
     printf '\n=== what failed in: %s\n' "$name"
-    grep -E '^(FAILED|ERROR) |^[[:space:]]+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)\)|SUMMARY: [A-Za-z]+Sanitizer|^WARNING: ThreadSanitizer' \
+    grep -E '^(FAILED|ERROR) |^[[:space:]]+[0-9]+ - .*\((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception)\)|SUMMARY: [A-Za-z]+Sanitizer|^[a-z0-9_]+: CRASH |^WARNING: ThreadSanitizer' \
       "$logs/$name.log" | head -40 || true
   done
 }
