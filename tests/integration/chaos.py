@@ -4,6 +4,7 @@ Standard library only."""
 
 import base64
 import contextlib
+import errno
 import os
 import re
 import socket
@@ -154,13 +155,15 @@ def fill(directory):
     """Appends to a file in `directory` until its file system is full; returns its path. Called
     again, it takes back what the relay freed meanwhile (delivered records deleted)."""
     filler = Path(directory) / ".filler"  # hidden: Output() skips dot files
-    with open(filler, "ab") as f:
+    # Unbuffered: a buffered file keeps what a short write left over and tries it again when
+    # it is closed, which raised ENOSPC out of the `with` once the disk was full.
+    with open(filler, "ab", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
     return filler
 
 
