@@ -4,12 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
 #include "metrics/problem_log.h"
 #include "metrics/relay_counters.h"
+#include "util/clock.h"
 
 namespace kinesyslog::metrics {
 
@@ -24,18 +24,12 @@ std::string_view sourcePath(std::string_view file) {
   return at == std::string_view::npos ? file : file.substr(at);
 }
 
-int64_t monotonicMicros() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 bool reportInternalError(std::string_view file, int line, std::string_view what) {
   counters().add(Counter::kInternalErrors);
   const std::string detail = fmt::format("{}:{}: {}", sourcePath(file), line, what);
-  problems().report(Problem::kInternalError, monotonicMicros(), detail);
+  problems().report(Problem::kInternalError, SystemClock::instance().monotonicMicros(), detail);
 #if !defined(NDEBUG) || defined(KINESYSLOG_FUZZING)
   if (continuing.load(std::memory_order_relaxed) == 0) {
     spdlog::default_logger()->flush();
