@@ -1,5 +1,5 @@
-// Micro benchmarks for the record stage: the JSON escaper and the record encoder (escape, build
-// JSON, gzip, split). Run: kinesyslog_microbench --benchmark_filter='Escape|Encode'.
+// Micro benchmarks for the record stage: the event id, the JSON escaper and the record encoder (escape, build
+// JSON, gzip, split). Run: kinesyslog_microbench --benchmark_filter='EventId|Escape|Encode'.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "record/event_id.h"
 #include "record/json_escape.h"
 #include "record/record_encoder.h"
 #include "record/source_batch.h"
@@ -65,6 +66,17 @@ void runEscape(benchmark::State& state, const std::vector<std::string>& input) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
 }
+
+// One event id (UUID v4 text) per relayed message.
+void BM_EventId(benchmark::State& state) {
+  EventIdGenerator ids(42);
+  char id[kEventIdLength];
+  for (auto _ : state) {
+    ids.next(id);
+    benchmark::DoNotOptimize(id);
+  }
+}
+BENCHMARK(BM_EventId);
 
 void BM_EscapeAsciiSyslog(benchmark::State& state) {
   runEscape(state, lines(false));

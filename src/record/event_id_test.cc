@@ -36,6 +36,16 @@ TEST(EventIdTest, FormatIsLowercaseUuidV4) {
   }
 }
 
+// Known answers: xoshiro256** seeded through SplitMix64 with 42, the first two outputs written
+// as octets in little-endian order, version and variant set, and printed with one octet's two
+// digits after the other (computed independently, in Python). A digit out of place, a swapped
+// nibble or a version bit in the wrong octet changes them.
+TEST(EventIdTest, DigitsAreTheRandomOctetsInOrder) {
+  EventIdGenerator generator(42);
+  EXPECT_EQ(nextId(generator), "16c72e0c-2e0b-4815-be3a-116d86d90461");
+  EXPECT_EQ(nextId(generator), "a199e439-3253-47ae-a160-b30347adb8ec");
+}
+
 TEST(EventIdTest, IdsAreUnique) {
   EventIdGenerator generator;
   std::set<std::string> seen;
