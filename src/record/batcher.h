@@ -54,6 +54,7 @@ class Batcher {
     int64_t oldestMonotonic = 0;
     size_t lastFlushBytes = 0;  // arena bytes of this source's previous flush
   };
+  Entry& entryFor(std::string_view group, std::string_view stream);
   void flushEntry(Entry& entry);
 
   uint64_t flushSizeBytes_;
@@ -62,6 +63,7 @@ class Batcher {
   BatchBufferPool* pool_;
   BatchJournal* journal_;
   SourceBatch* last_ = nullptr;  // the batch batchFor() returned last
+  Entry* recent_ = nullptr;      // the entry batchFor() found last; null after flushDue()
   uint64_t bufferedBytes_ = 0;
   std::string keyScratch_;
   std::unordered_map<std::string, Entry> entries_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 namespace kinesyslog::record {
@@ -44,6 +46,32 @@ TEST(Batcher, KeepsOneBufferPerGroupAndSource) {
   }
   EXPECT_EQ(events, 4u);
   EXPECT_EQ(batcher.bufferedBytes(), 0u);
+}
+
+TEST(Batcher, ASourceForgottenWhileIdleIsFoundAgainFromItsNextMessage) {
+  CollectingSink sink;
+  Batcher batcher(1 << 20, 1'000'000, sink);
+  add(batcher, "g", "10.0.0.1", "a", 0);
+  batcher.flushDue(1'000'000);  // flushed
+  batcher.flushDue(2'000'000);  // idle since: forgotten, its entry freed
+  EXPECT_EQ(batcher.sourceCount(), 0u);
+  // The same source as the message before the flushes (the batcher's shortcut): a new entry.
+  add(batcher, "g", "10.0.0.1", "b", 2'000'000);
+  add(batcher, "g", "10.0.0.2", "c", 2'000'000);
+  add(batcher, "g", "10.0.0.1", "d", 2'000'000);
+  add(batcher, "h", "10.0.0.1", "e", 2'000'000);  // same source, other group: its own batch
+  EXPECT_EQ(batcher.sourceCount(), 3u);
+  batcher.flushAll();
+  ASSERT_EQ(sink.batches.size(), 4u);
+  std::vector<std::string> seen;
+  for (size_t i = 1; i < sink.batches.size(); ++i) {
+    const SourceBatch& b = sink.batches[i];
+    std::string line = b.group + "/" + b.stream + ":";
+    for (const auto& event : b.events) line += b.message(event);
+    seen.push_back(line);
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"g/10.0.0.1:bd", "g/10.0.0.2:c", "h/10.0.0.1:e"}));
 }
 
 TEST(Batcher, FlushesASourceWhenItsOldestMessageIsOld) {
