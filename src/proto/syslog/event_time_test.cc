@@ -9,7 +9,9 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace kinesyslog::syslog {
 namespace {
@@ -60,6 +62,60 @@ class EventTimeTest : public ::testing::Test {
 };
 
 // --- RFC 5424 -----------------------------------------------------------------------------------
+
+// Each thread keeps the last `YYYY-MM-DDThh:mm:ss` it read. Every stamp here is read once on a
+// thread of its own (nothing kept) and once in a sequence on one thread where the stamp before
+// shares its first 19 bytes; both must agree, including the failures, the leap second and the
+// offsets and zones after the kept part.
+TEST_F(EventTimeTest, AStampReadAfterOneOfTheSameSecondGivesWhatItGivesAlone) {
+  const std::vector<std::pair<std::string, const LocalZone*>> stamps = {
+      {"<13>1 2026-06-15T12:00:01.123456Z host app - - -", &utc_},
+      {"<13>1 2026-06-15T12:00:01.123457Z host", &utc_},
+      {"<13>1 2026-06-15T12:00:01.9999996+02:00 host", &utc_},
+      {"<13>1 2026-06-15T12:00:01-05:30 host", &utc_},
+      {"<13>1 2026-06-15T12:00:01 host", &berlin_},
+      {"<13>1 2026-06-15T12:00:01 host", &newYork_},
+      {"<13>1 2026-06-15T12:00:01. host", &utc_},       // a '.' without digits: no time
+      {"<13>1 2026-06-15T12:00:01+24:00 host", &utc_},  // a bad offset: no time
+      {"<13>1 2026-06-15T12:00:01Zhost", &utc_},        // no field end: no time
+      {"<13>1 2026-06-15t12:00:01Z host", &utc_},       // lowercase t: other bytes, same time
+      {"<13>1 2016-12-31T23:59:60.5Z host", &utc_},     // a leap second, never kept
+      {"<13>1 2016-12-31T23:59:60Z host", &utc_},
+      {"<13>1 2016-12-31T23:59:59.5Z host", &utc_},
+      {"<13>1 2016-12-31T23:59:59.25Z host", &utc_},
+      {"<13>2016-12-31T23:59:59.25Z host", &utc_},  // without the version
+      {"<13>1 2016-12-31T23:59:5", &utc_},          // shorter than the kept part
+      {"<13>1 2016-02-30T23:59:59Z host", &utc_},   // no such day
+      {"<13>1 2016-02-30T23:59:59Z host", &utc_},
+      {"<13>1 2026-06-15T12:00:01.5Z host", &utc_},
+  };
+  std::vector<std::optional<int64_t>> alone;
+  for (const auto& [stamp, zone] : stamps) {
+    std::optional<int64_t> value;
+    std::thread([&, zone = zone, stamp = stamp] { value = parse(stamp, receive_, *zone); }).join();
+    alone.push_back(value);
+  }
+  std::vector<std::optional<int64_t>> inSequence;
+  std::thread([&] {
+    for (const auto& [stamp, zone] : stamps) inSequence.push_back(parse(stamp, receive_, *zone));
+  }).join();
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    EXPECT_EQ(inSequence[i], alone[i]) << stamps[i].first;
+  }
+  // The cases are what they claim to be.
+  EXPECT_EQ(alone[0], utc(2026, 6, 15, 12, 0, 1, 123'456));
+  EXPECT_EQ(alone[3], utc(2026, 6, 15, 17, 30, 1));
+  EXPECT_EQ(alone[4], utc(2026, 6, 15, 10, 0, 1));
+  EXPECT_EQ(alone[5], utc(2026, 6, 15, 16, 0, 1));
+  EXPECT_FALSE(alone[6].has_value());
+  EXPECT_FALSE(alone[7].has_value());
+  EXPECT_FALSE(alone[8].has_value());
+  EXPECT_EQ(alone[9], utc(2026, 6, 15, 12, 0, 1));
+  EXPECT_EQ(alone[10], utc(2016, 12, 31, 23, 59, 59, 999'999));
+  EXPECT_EQ(alone[12], utc(2016, 12, 31, 23, 59, 59, 500'000));
+  EXPECT_FALSE(alone[15].has_value());
+  EXPECT_FALSE(alone[16].has_value());
+}
 
 TEST_F(EventTimeTest, DesignSample) {
   const auto t =
