@@ -32,6 +32,25 @@ struct Digits {
   }
 };
 
+// Seconds as nearly every sender writes them (`1717243200.123456`: no sign, no exponent, at most
+// 12 integer digits, so the microseconds fit): the general digit walk below gives the same value,
+// one digit at a time through Digits::at(); this was a sixth of the cost of reading a GELF message
+// (profile of a GELF/TCP run).
+constexpr size_t kPlainIntegerDigits = 12;
+
+std::optional<int64_t> plainSecondsToMillis(const Digits& digits) {
+  int64_t micros = 0;
+  for (const char c : digits.integer) micros = micros * 10 + (c - '0');
+  int64_t fraction = 0;
+  size_t k = 0;
+  for (; k < 6 && k < digits.fraction.size(); ++k)
+    fraction = fraction * 10 + (digits.fraction[k] - '0');
+  for (; k < 6; ++k) fraction *= 10;
+  const int64_t millis = syslog::roundMicrosToMillis(micros * 1'000'000 + fraction);
+  if (millis > kMaxTimestampMillis) return std::nullopt;
+  return millis;
+}
+
 }  // namespace
 
 std::optional<int64_t> parseGelfTimestampMillis(std::string_view text) noexcept {
@@ -71,6 +90,9 @@ std::optional<int64_t> parseGelfTimestampMillis(std::string_view text) noexcept 
     if (negativeExponent) exponent = -exponent;
   }
   if (i != n) return std::nullopt;
+  if (!negative && exponent == 0 && digits.integer.size() <= kPlainIntegerDigits) {
+    return plainSecondsToMillis(digits);
+  }
 
   // value = 0.d0 d1 d2 ... x 10^(integer digits + exponent). The microsecond point sits after
   // digit index `point` - 1. Cutting the digits after it cannot change the rounding to
