@@ -1,5 +1,6 @@
-// Micro benchmarks for the record stage: the event id, the JSON escaper and the record encoder (escape, build
-// JSON, gzip, split). Run: kinesyslog_microbench --benchmark_filter='EventId|Escape|Encode'.
+// Micro benchmarks for the record stage: the event id, the JSON escaper and the record encoder
+// (escape, build JSON, gzip, split). Run: kinesyslog_microbench
+// --benchmark_filter='EventId|Escape|Encode'.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -48,6 +49,27 @@ std::string mixedUtf8Line(std::mt19937& rng) {
   return s;
 }
 
+// A GELF message as relayed: JSON itself, so a quote every few bytes.
+std::string gelfLine(std::mt19937& rng, int i) {
+  char line[512];
+  const int n = std::snprintf(
+      line, sizeof(line),
+      R"({"version":"1.1","host":"web-%02u.example.com","short_message":"GET /api/v1/items/%u )"
+      R"(HTTP/1.1 200","timestamp":%u.%03u,"level":6,"_facility":"nginx","_request_id":"%08x",)"
+      R"("_status":200,"_bytes":%u})",
+      static_cast<unsigned>(rng() % 16), static_cast<unsigned>(rng() % 100000),
+      1717243200u + static_cast<unsigned>(i), static_cast<unsigned>(rng() % 1000),
+      static_cast<unsigned>(rng()), static_cast<unsigned>(rng() % 60000));
+  return std::string(line, static_cast<size_t>(n));
+}
+
+std::vector<std::string> gelfLines() {
+  std::mt19937 rng(1);
+  std::vector<std::string> out;
+  for (int i = 0; i < 4096; ++i) out.push_back(gelfLine(rng, i));
+  return out;
+}
+
 std::vector<std::string> lines(bool mixed) {
   std::mt19937 rng(1);
   std::vector<std::string> out;
@@ -87,6 +109,11 @@ void BM_EscapeMixedUtf8(benchmark::State& state) {
   runEscape(state, lines(true));
 }
 BENCHMARK(BM_EscapeMixedUtf8);
+
+void BM_EscapeGelfJson(benchmark::State& state) {
+  runEscape(state, gelfLines());
+}
+BENCHMARK(BM_EscapeGelfJson);
 
 class CountingSink : public RecordSink {
  public:
