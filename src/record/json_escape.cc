@@ -84,35 +84,81 @@ size_t wellFormedLength(const unsigned char* p, const unsigned char* end) {
   return 0;
 }
 
-void appendControlEscape(std::string& out, unsigned char c) {
+// Longest escape of one input byte: a control character as `\u00xx`.
+constexpr size_t kMaxEscapedBytes = 6;
+// Room after the output for whole 16-byte stores of plain runs.
+constexpr size_t kStoreSlack = 16;
+
+// Writes the escape of plain-ASCII-breaking byte `c` (below 0x20, `"` or `\`) at `o`; returns
+// the end of what it wrote.
+char* writeAsciiEscape(char* o, unsigned char c) {
+  o[0] = '\\';
   switch (c) {
     case '\b':
-      out.append("\\b", 2);
-      return;
+      o[1] = 'b';
+      return o + 2;
     case '\f':
-      out.append("\\f", 2);
-      return;
+      o[1] = 'f';
+      return o + 2;
     case '\n':
-      out.append("\\n", 2);
-      return;
+      o[1] = 'n';
+      return o + 2;
     case '\r':
-      out.append("\\r", 2);
-      return;
+      o[1] = 'r';
+      return o + 2;
     case '\t':
-      out.append("\\t", 2);
-      return;
-    default: {
-      const char escape[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 0x0f]};
-      out.append(escape, sizeof(escape));
-      return;
-    }
+      o[1] = 't';
+      return o + 2;
+    case '"':
+    case '\\':
+      o[1] = static_cast<char>(c);
+      return o + 2;
+    default:
+      o[1] = 'u';
+      o[2] = '0';
+      o[3] = '0';
+      o[4] = kHexDigits[c >> 4];
+      o[5] = kHexDigits[c & 0x0f];
+      return o + 6;
   }
 }
 
 // The text `\xnn` with its backslash escaped for JSON: five characters `\\xnn`.
-void appendInvalidByte(std::string& out, unsigned char c) {
-  const char escape[5] = {'\\', '\\', 'x', kHexDigits[c >> 4], kHexDigits[c & 0x0f]};
-  out.append(escape, sizeof(escape));
+char* writeInvalidByte(char* o, unsigned char c) {
+  o[0] = '\\';
+  o[1] = '\\';
+  o[2] = 'x';
+  o[3] = kHexDigits[c >> 4];
+  o[4] = kHexDigits[c & 0x0f];
+  return o + 5;
+}
+
+// Copies plain ASCII from [p, end) to o until the first byte that is not; advances both. While
+// 16 bytes remain they are stored whole before looking at them (the caller keeps kStoreSlack
+// bytes of room), so a run costs no call and no length-dependent copy.
+void copyPlain(const unsigned char*& p, const unsigned char* end, char*& o) {
+#if defined(__SSE2__)
+  const __m128i kSpace = _mm_set1_epi8(0x20);
+  const __m128i kQuote = _mm_set1_epi8('"');
+  const __m128i kBackslash = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
+    const __m128i special =
+        _mm_or_si128(_mm_cmplt_epi8(v, kSpace),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, kQuote), _mm_cmpeq_epi8(v, kBackslash)));
+    const int mask = _mm_movemask_epi8(special);
+    if (mask != 0) {
+      const int plain = __builtin_ctz(static_cast<unsigned>(mask));
+      p += plain;
+      o += plain;
+      return;
+    }
+    p += 16;
+    o += 16;
+  }
+#endif
+  while (p < end && isPlainAscii(*p)) *o++ = static_cast<char>(*p++);
 }
 
 }  // namespace
@@ -120,36 +166,47 @@ void appendInvalidByte(std::string& out, unsigned char c) {
 void appendJsonEscaped(std::string& out, std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* const end = p + bytes.size();
-  // Bytes in [run, p) are copied unchanged in one append: plain ASCII and well-formed
-  // multi-byte sequences alike.
-  const unsigned char* run = p;
-  while (true) {
-    p = skipPlain(p, end);
-    if (p == end) break;
+  const unsigned char* const firstSpecial = skipPlain(p, end);
+  if (firstSpecial == end) {
+    out.append(bytes);  // most syslog messages: one plain run
+    return;
+  }
+  // Room for the worst case, written through a pointer: an append per escape and per run between
+  // them was the largest cost of relaying GELF after compression (its messages are JSON, a quote
+  // every few bytes; profile of a GELF/TCP run). Each input byte writes at most
+  // kMaxEscapedBytes, so the room left always covers the rest plus a 16-byte store.
+  const size_t base = out.size();
+  const size_t plainBytes = static_cast<size_t>(firstSpecial - p);
+  out.resize(base + plainBytes + static_cast<size_t>(end - firstSpecial) * kMaxEscapedBytes +
+             kStoreSlack);
+  char* o = out.data() + base;
+  std::memcpy(o, p, plainBytes);
+  o += plainBytes;
+  p = firstSpecial;
+  while (p != end) {
     const unsigned char c = *p;
-    if (c >= 0x80) {
-      const size_t length = wellFormedLength(p, end);
-      if (length != 0) {
-        p += length;
-        continue;
-      }
-    }
-    out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
-    if (c >= 0x80) {
+    if (c == '"' || c == '\\') {  // the usual case in GELF: no table jump
+      o[0] = '\\';
+      o[1] = static_cast<char>(c);
+      o += 2;
+      ++p;
+    } else if (c < 0x80) {
+      o = writeAsciiEscape(o, c);
+      ++p;
+    } else if (const size_t length = wellFormedLength(p, end); length != 0) {
+      std::memcpy(o, p, length);  // copied unchanged
+      o += length;
+      p += length;
+    } else {
       // Each byte of a broken sequence is replaced on its own; continuation bytes that follow
       // a bad lead are then stray and replaced too, which matches Python's maximal-subpart
       // replacement byte for byte.
-      appendInvalidByte(out, c);
-    } else if (c < 0x20) {
-      appendControlEscape(out, c);
-    } else {
-      const char escape[2] = {'\\', static_cast<char>(c)};
-      out.append(escape, sizeof(escape));
+      o = writeInvalidByte(o, c);
+      ++p;
     }
-    ++p;
-    run = p;
+    copyPlain(p, end, o);
   }
-  out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+  out.resize(static_cast<size_t>(o - out.data()));
 }
 
 }  // namespace kinesyslog::record
