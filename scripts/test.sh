@@ -122,12 +122,19 @@ asan_unit_tests_in_clean_copy() {
     scripts/unit-tests-in-clean-copy.sh --sanitize=address
 }
 
+# The harness's own tests (its parsing helpers, --peer rows against small peers that deliver or
+# lose messages), then its smoke run: 5 scenarios, the UDP reader, our relay as a --peer.
+harness_smoke() {
+  /usr/bin/python3 -m pytest bench/harness_test.py -q -rfE -p no:cacheprovider &&
+    /usr/bin/python3 bench/harness.py --smoke
+}
+
 # The TSan integration suite is the longest stage: it starts as early as its build allows.
 run "release build (-Werror)" scripts/build.sh
 run "help matches README" /usr/bin/python3 scripts/check-help-matches-readme.py
 run "function length, tests beside code" /usr/bin/python3 scripts/check-function-length.py
 run "unit tests (release)" ctest --test-dir build/release -j2 --timeout 300
-run "harness smoke" /usr/bin/python3 bench/harness.py --smoke
+run "harness smoke" harness_smoke
 start "integration (release relay)" integration "$PWD/build/release/kinesyslog"
 run "TSan build" scripts/build.sh --sanitize=thread
 start "integration (TSan relay)" integration "$PWD/build/tsan/kinesyslog"
