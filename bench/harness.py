@@ -779,8 +779,8 @@ class Harness:
         out = workdir / "out"
         out.mkdir()
         port = free_port()
-        values = {"port": port, "out": out, "workdir": workdir, "level": sc.level,
-                  "cert": workdir / "cert.pem", "key": workdir / "key.pem"}
+        values = {"port": port, "protocol": sc.stream, "out": out, "workdir": workdir,
+                  "level": sc.level, "cert": workdir / "cert.pem", "key": workdir / "key.pem"}
         argv = peers.expand_command(sc.peer_command, values)
         env = dict(os.environ)
         env.update(peers.peer_environment(values))
@@ -1380,7 +1380,8 @@ def main():
                     "(--no-journal), or both: every scenario with it, then without it")
     ap.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
                     help="also run this relay command under the same load and accounting, "
-                    "repeatable; placeholders {port} {out} {workdir} {level} {cert} {key} "
+                    "repeatable; placeholders {port} {protocol} {out} {workdir} {level} {cert} "
+                    "{key} "
                     "(bench/README.md, 'Another relay in the same table')")
     ap.add_argument("--peer-scenario", action="append", default=[],
                     metavar="NAME=SCENARIO[,SCENARIO...]",

@@ -49,12 +49,12 @@ def test_parse_assignment_refuses_malformed(text):
 
 
 def test_expand_command_fills_placeholders_inside_words_and_keeps_quoted_spaces():
-    values = {"port": 5140, "out": "/tmp/o d", "workdir": "/w", "level": 6, "cert": "c",
-              "key": "k"}
+    values = {"port": 5140, "protocol": "udp", "out": "/tmp/o d", "workdir": "/w", "level": 6,
+              "cert": "c", "key": "k"}
     argv = peer.expand_command(
-        "relay -i 'tcp://127.0.0.1:{port}' --dir={out} --level {level} --json '{{\"a\": 1}}'",
-        values)
-    assert argv == ["relay", "-i", "tcp://127.0.0.1:5140", "--dir=/tmp/o d", "--level", "6",
+        "relay -i '{protocol}://127.0.0.1:{port}' --dir={out} --level {level} "
+        "--json '{{\"a\": 1}}'", values)
+    assert argv == ["relay", "-i", "udp://127.0.0.1:5140", "--dir=/tmp/o d", "--level", "6",
                     "--json", '{"a": 1}']
 
 

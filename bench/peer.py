@@ -14,7 +14,7 @@ import string
 import zlib
 from pathlib import Path
 
-PLACEHOLDERS = ("port", "out", "workdir", "level", "cert", "key")
+PLACEHOLDERS = ("port", "protocol", "out", "workdir", "level", "cert", "key")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,9 +33,9 @@ def parse_assignment(text, what):
 
 def expand_command(template, values):
     """Splits a shell-style command template (shlex: quotes and backslashes as in sh, no
-    expansion) into arguments and fills the placeholders {port}, {out}, {workdir}, {level},
-    {cert} and {key} in each argument (`{{` and `}}` are literal braces). A placeholder that is
-    not one of these is an error, so a typo never reaches the peer."""
+    expansion) into arguments and fills the placeholders {port}, {protocol}, {out},
+    {workdir}, {level}, {cert} and {key} in each argument (`{{` and `}}` are literal braces). A
+    placeholder that is not one of these is an error, so a typo never reaches the peer."""
     try:
         words = shlex.split(template)
     except ValueError as e:
