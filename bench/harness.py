@@ -1515,6 +1515,12 @@ def main():
                     f"dup {r.duplicated:,} in {r.wall_seconds:.2f} s "
                     f"({r.msgs_per_second:,.0f} msgs/s)" + (f"  ERROR {r.error}" if r.error
                                                              else ""))
+                if r.reader:
+                    log(f"  UDP reader: {int(r.reader['datagrams']):,} of "
+                        f"{r.sender_datagrams or r.sent:,} datagrams, "
+                        f"{float(r.reader['cpu_seconds']):.3f} CPU s, "
+                        f"{int(r.reader['calls']):,} recvmmsg calls, kernel drops "
+                        f"{r.reader.get('kernel_drops', '?')}")
     except KeyboardInterrupt:
         harness.kill_children()
         log("interrupted")
@@ -1553,12 +1559,13 @@ def main():
     write_csv(csv_path, results)
     png = write_plot(out, results, f"kinesyslog: {args.size}-byte syslog messages over TCP "
                      f"(octet counting), {machine['cpus']} CPUs, {time.strftime('%Y-%m-%d')}")
+    notes = notes_lines(results)
     (out / "results.txt").write_text(header + "\n" + table + "\n\n" + targets_text(target_rows)
-                                     + "\n")
+                                     + "\n" + "".join(f"\n{line}" for line in notes)
+                                     + ("\n" if notes else ""))
     print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {elapsed:.0f} s")
 
     if args.update_readme:
-        notes = notes_lines(results)
         block = (f"Measured {time.strftime('%Y-%m-%d')} with `/usr/bin/python3 bench/harness.py "
                  f"{' '.join(sys.argv[1:])}`\n\n"
                  + "".join(f"- {line}\n" for line in header.strip().splitlines()) + "\n"

@@ -7,6 +7,7 @@ scripts/test.sh runs them in its "harness smoke" stage, before `bench/harness.py
 """
 
 import csv
+import dataclasses
 import gzip
 import os
 import subprocess
@@ -279,3 +280,73 @@ def test_a_peer_that_does_not_start_is_an_error(tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2, p.stdout + p.stderr
     assert "peer exited with 1 before listening" in p.stdout
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def sweep_result(name, workers, level, journal, msgs_per_second):
+    sc = harness.Scenario(name, "loadgen", "tcp", level=level, workers=workers, count=1000,
+                          sweep=True, journal=journal)
+    r = harness.Result(sc, sent=1000, delivered=1000, wall_seconds=1000 / msgs_per_second,
+                       cpu_seconds=0.002)
+    r.yardstick = {"cpu_seconds": 0.001}
+    return r
+
+
+def test_journal_both_adds_the_journal_column_and_plots_a_line_per_level_and_journal(tmp_path):
+    results = [sweep_result(f"tcp-octet-w{w}-l{level}", w, level, journal, 100_000 * w)
+               for journal in (True, False) for level in (1, 6) for w in (1, 2)]
+    headers = [h for h, _w, _f in harness.columns(results)]
+    assert headers[:2] == ["scenario", "journal"] and "relay" not in headers
+    assert "| tcp-octet-w1-l1 | off |" in harness.markdown_table(results)
+    assert harness.write_plot(tmp_path, results, "test") == tmp_path / "plot.png"
+    blocks = (tmp_path / "sweep.dat").read_text().split("\n\n\n")
+    assert [b.splitlines()[0] for b in blocks if b.strip()] == [
+        "# level 1, journal on: workers msgs_per_second cpu_seconds_per_million",
+        "# level 6, journal on: workers msgs_per_second cpu_seconds_per_million",
+        "# level 1, journal off: workers msgs_per_second cpu_seconds_per_million",
+        "# level 6, journal off: workers msgs_per_second cpu_seconds_per_million"]
+    assert (tmp_path / "plot.png").stat().st_size > 1000
+
+
+def test_one_journal_setting_has_no_journal_column_and_a_peer_adds_the_relay_column():
+    ours = sweep_result("tcp-octet-l1", 2, 1, True, 500_000)
+    assert "journal" not in [h for h, _w, _f in harness.columns([ours])]
+    theirs = sweep_result("tcp-octet-l1", 2, 1, True, 500_000)
+    theirs.scenario = dataclasses.replace(theirs.scenario, peer="vector", peer_command="vector")
+    theirs.records_format = False
+    headers = [h for h, _w, _f in harness.columns([ours, theirs])]
+    assert headers[:2] == ["scenario", "relay"]
+    assert harness.share_cell(theirs) == "-"
+
+
+def test_targets_follow_the_design():
+    cores = os.cpu_count() or 1
+
+    def rows(name, transport, level, **kw):
+        sc = harness.Scenario(name, "loadgen", transport, level=level, workers=cores, count=10,
+                              **kw)
+        r = harness.Result(sc, sent=10, delivered=10, wall_seconds=1.0, cpu_seconds=1.0)
+        r.yardstick = {"cpu_seconds": 0.5}
+        r.reader_cpu_used = 0.2
+        return {t[1]: t[3] for t in harness.targets([r], argparse_defaults())}
+
+    t = rows("tcp-octet-l1", "tcp", 1)
+    assert t["compression share >= 0.77"] == "MISS" and "msgs/s >= 1,000,000" in t
+    assert rows("tcp-octet-l6", "tcp", 6)["compression share >= 0.85"] == "MISS"
+    assert "msgs/s >= 300,000 (floor)" in rows("tls-octet-l1", "tls", 1)
+    assert "compression share >= 0.77" in rows("tls-octet-l1", "tls", 1)
+    assert rows("gelf-tcp-l1", "gelf-tcp", 1)["compression share >= 0.50"] == "PASS"
+    assert rows("gelf-tls-l1", "gelf-tls", 1)["compression share >= 0.50"] == "PASS"
+    # Over UDP the reader's CPU counts: (0.5 + 0.2) / 1.0.
+    u = rows("udp-paced-l1", "udp", 1, rate=200_000)
+    assert u["compression share (+ recvmmsg reader) >= 0.60"] == "PASS"
+    g = rows("gelf-udp-plain-l6", "gelf-udp", 6, rate=200_000)
+    assert g["compression share (+ recvmmsg reader) >= 0.77"] == "MISS"
+
+
+def argparse_defaults():
+    class Args:
+        flush_size = None
+    return Args()
