@@ -209,19 +209,20 @@ def test_process_tree_cpu_and_rss_include_children():
 # --- --peer rows, run for real (needs scripts/build.sh kinesyslog_loadgen) -----------------------
 
 # A TCP peer in a few lines: accepts connections and writes what it reads to {out}/received
-# (gzip when asked), at most LIMIT bytes in all (to lose messages on purpose).
+# (gzip when asked), at most LIMIT bytes in all (to lose messages on purpose). On SIGTERM it
+# reads its connections to their end before it closes the file, as a relay drains: on a busy
+# machine it may not have read everything when the harness stops it.
 SMALL_PEER = r"""
-import gzip, selectors, socket, sys
+import gzip, selectors, signal, socket, sys
 port, out, mode, limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 f = gzip.open(out + "/received.gz", "wb") if mode == "gzip" else open(out + "/received", "wb")
 server = socket.create_server(("127.0.0.1", port))
 sel = selectors.DefaultSelector()
 sel.register(server, selectors.EVENT_READ)
-written = 0
-import signal
-signal.signal(signal.SIGTERM, lambda *_: (f.close(), sys.exit(0)))
-while True:
-    for key, _ in sel.select():
+written, stopping = 0, []
+signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+while not (stopping and len(sel.get_map()) == 1):
+    for key, _ in sel.select(timeout=0.1):
         if key.fileobj is server:
             conn, _ = server.accept()
             sel.register(conn, selectors.EVENT_READ)
@@ -235,8 +236,8 @@ while True:
         written += len(keep)
         f.write(keep)
         f.flush()
+f.close()
 """
-
 
 def run_harness(tmp_path, *peers):
     script = tmp_path / "small_peer.py"
