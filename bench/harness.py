@@ -21,7 +21,7 @@ message is delivered, stop the relay, decode every delivered record, and measure
 
 `--journal on|off|both` runs the relay with its message journal, without it, or each scenario
 both ways. `--peer NAME=COMMAND` adds rows for another relay under the same load and accounting
-(bench/peer.py).
+(bench/peer_rows.py).
 
 Prints one table and the performance targets (docs/design.md) with PASS/MISS, writes results.csv and
 plot.png (gnuplot, bench/plot.gp) into --out. Exits 1 when a TCP (or TLS) scenario, or a UDP
@@ -54,7 +54,7 @@ import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import peer as peers  # bench/peer.py, beside this file
+import peer_rows as peers  # bench/peer_rows.py, beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -1,4 +1,4 @@
-"""Tests of the bench harness's own parts: the helpers of bench/peer.py (command templates,
+"""Tests of the bench harness's own parts: the helpers of bench/peer_rows.py (command templates,
 sequence-number counting in any output, /proc parsing) and `--peer` rows run for real against
 small peers written here, that deliver everything (plain and gzip output) or lose messages.
 scripts/test.sh runs them in its "harness smoke" stage, before `bench/harness.py --smoke`.
@@ -22,7 +22,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 import harness  # noqa: E402
-import peer  # noqa: E402
+import peer_rows as peer  # noqa: E402
 
 RUN = "abc123"
 
