@@ -149,6 +149,7 @@ class Result:
     sender_rate: float = 0.0
     sender_errors: int = 0
     sender_datagrams: int = 0  # UDP: datagrams the load generator sent (chunks count apart)
+    sender_cpu_seconds: float = 0.0  # the sender's user + sys CPU (it shares the machine)
     pacing_slip: float = 0.0  # seconds the paced sender fell behind its schedule
     cpu_seconds: float = 0.0
     peak_rss: int = 0  # bytes
@@ -703,7 +704,7 @@ class Harness:
         scraper = Scraper(self.metrics_port, self.args.scrape_every) if self.args.scrape_every \
             else None
         window = Window(lambda: process_cpu_seconds(relay.pid))
-        text, rc = self.run_sender(sc, port, res.run_id, workdir)
+        text, rc, res.sender_cpu_seconds = self.run_sender(sc, port, res.run_id, workdir)
         self.parse_sender(sc, res, text, rc)
 
         pending = []
@@ -798,7 +799,7 @@ class Harness:
         res.run_id = secrets.token_hex(6)
         scanner = peers.OutputScanner(out, res.run_id, 0, sc.count)
         window = Window(lambda: peers.tree_cpu_seconds(proc.pid, CLK_TCK))
-        text, rc = self.run_sender(sc, port, res.run_id, workdir)
+        text, rc, res.sender_cpu_seconds = self.run_sender(sc, port, res.run_id, workdir)
         self.parse_sender(sc, res, text, rc)
 
         def alive():
@@ -898,8 +899,10 @@ class Harness:
         return proc.returncode, error, exit_cpu
 
     def run_sender(self, sc, port, run_id, workdir, name="sender"):
-        """Runs the scenario's sender to the port; returns (its output, its exit status)."""
+        """Runs the scenario's sender to the port; returns (its output, its exit status, its
+        CPU seconds: the only child reaped meanwhile, so RUSAGE_CHILDREN's growth)."""
         out_path = workdir / f"{name}.out"
+        _self, children0 = own_cpu_seconds()
         with open(out_path, "wb") as out:
             sender = self.spawn(self.sender_command(sc, port, run_id), stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT)
@@ -908,7 +911,8 @@ class Harness:
                 sender.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"{name} still running after {limit:.0f} s") from None
-        return out_path.read_text(errors="replace"), sender.returncode
+        _self, children1 = own_cpu_seconds()
+        return out_path.read_text(errors="replace"), sender.returncode, children1 - children0
 
     def parse_sender(self, sc, res, text, rc):
         if sc.sender == "loggen":
@@ -992,7 +996,7 @@ class Harness:
                                    + err_path.read_text(errors="replace").strip()[-300:])
             time.sleep(0.02)
         load = Result(sc)
-        text, rc = self.run_sender(sc, port, res.run_id, workdir, name="reader-sender")
+        text, rc, _cpu = self.run_sender(sc, port, res.run_id, workdir, name="reader-sender")
         self.parse_sender(sc, load, text, rc)
         try:
             reader.wait(timeout=READER_IDLE_TIMEOUT + 30)
@@ -1221,6 +1225,7 @@ CSV_FIELDS = [
     ("sender_seconds", lambda r: f"{r.sender_seconds:.3f}"),
     ("sender_rate", lambda r: f"{r.sender_rate:.0f}"),
     ("sender_errors", lambda r: r.sender_errors),
+    ("sender_cpu_seconds", lambda r: f"{r.sender_cpu_seconds:.2f}"),
     ("sender_pacing_slip_seconds", lambda r: f"{r.pacing_slip:.3f}"),
     ("relay_cpu_seconds", lambda r: f"{r.cpu_seconds:.2f}"),
     ("cpu_seconds_per_million", lambda r: f"{r.cpu_per_million:.3f}"),
