@@ -2,8 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run): the release build and its unit tests; the unit
 # tests under AddressSanitizer + UndefinedBehaviorSanitizer (built in a clean copy of the
 # repository, so a test that reads outside the repository fails) and under ThreadSanitizer; a fuzz
-# smoke run of every fuzz target over its corpus; the benchmark harness's tests and smoke run; and the
-# integration tests against real senders three times: with the release relay, the ASan+UBSan
+# smoke run of every fuzz target over its corpus; the benchmark harness's tests and smoke run;
+# and the integration tests against real senders three times: with the release relay, the ASan+UBSan
 # relay and the TSan relay (a sanitizer report fails the test; tests/integration/conftest.py).
 #
 # Every build goes through ccache (scripts/build.sh). The integration suites mostly wait on
