@@ -15,12 +15,19 @@ message is delivered, stop the relay, decode every delivered record, and measure
   counters (the record splitter must not compress the same bytes many times);
 - compression share: the CPU time libdeflate alone needs to compress the delivered JSON at the
   same level (build/release/kinesyslog_yardstick, run on the delivered objects after the relay
-  exits) over the relay's CPU time.
+  exits) over the relay's CPU time; over UDP, plus the CPU time a bare recvmmsg reader
+  (build/release/kinesyslog_udp_reader) takes to receive the same load generator's datagrams,
+  in the same scenario run, right after the relay's part.
+
+`--journal on|off|both` runs the relay with its message journal, without it, or each scenario
+both ways. `--peer NAME=COMMAND` adds rows for another relay under the same load and accounting
+(bench/peer_rows.py).
 
 Prints one table and the performance targets (docs/design.md) with PASS/MISS, writes results.csv and
 plot.png (gnuplot, bench/plot.gp) into --out. Exits 1 when a TCP (or TLS) scenario, or a UDP
-scenario whose sender is evenly paced, misses a message; 2 when the harness itself could not
-run a scenario (a tool missing, the relay not starting or crashing).
+scenario whose sender is evenly paced, misses a message (a peer's too); 2 when the harness
+itself could not run a scenario (a tool missing, the relay, a peer or the UDP reader not
+starting or failing).
 
 Debian's /usr/bin/python3, standard library only (plus the stand-in's botocore with
 `--target firehose`).
@@ -33,6 +40,7 @@ import os
 import re
 import resource
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -43,8 +51,10 @@ import threading
 import time
 import urllib.request
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import peer_rows as peers  # bench/peer_rows.py, beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -55,12 +65,21 @@ RMEM_MAX = "/proc/sys/net/core/rmem_max"
 READY_TIMEOUT = 20.0
 STOP_TIMEOUT = 90.0
 
-# docs/design.md, "Performance targets".
-SHARE_TARGETS = {("tcp", 6): 0.77, ("tcp", 1): 0.6, ("udp", 6): 0.6, ("udp", 1): 0.5}
-TCP_RATE_TARGET = 300_000  # msgs/s at level 1
+# docs/design.md, "Performance targets" (with the journal on). Compression share by the kind of
+# receive path and level: syslog over TCP and TLS; syslog and GELF over UDP (against the
+# compression and the recvmmsg yardsticks together); GELF over TCP and TLS.
+SHARE_TARGETS = {("tcp", 1): 0.77, ("tcp", 6): 0.85, ("udp", 1): 0.6, ("udp", 6): 0.77,
+                 ("gelf-tcp", 1): 0.5}
+TCP_OCTET_RATE_TARGET = 1_000_000  # msgs/s, tcp-octet-l1: TCP octet counting at level 1
+TCP_RATE_FLOOR = 300_000  # msgs/s, the other TCP and TLS scenarios at level 1
 UDP_RATE_TARGET = 200_000  # msgs/s at level 1, evenly paced, zero loss
 FED_TARGET = 1.2
 RATE_TOLERANCE = 0.01  # a paced sender's achieved rate may fall short of its goal by this much
+READER_IDLE_TIMEOUT = 1.0  # the UDP reader stops when nothing arrived for this long
+PEER_STOP_TIMEOUT = 30.0
+SMOKE_PEER = ("self", "{relay} listen --address 127.0.0.1 --tcp-port {port} --udp-port 0 "
+              "--spool-dir {workdir}/spool --output-dir {out} --compression-level {level} "
+              "--flush-interval 0.2")
 
 
 @dataclass
@@ -75,11 +94,32 @@ class Scenario:
     count: int = 0
     rate: int = 0  # total msgs/s; 0 = unlimited
     sweep: bool = False  # a point of the workers x level plot
+    journal: bool = True  # the relay's message journal (--no-journal when False)
+    peer: str = ""  # a --peer row: the peer's name (not kinesyslog)
+    peer_command: str = ""
 
     @property
     def stream(self):
         """The relay's receive path: tcp (TCP, TLS, GELF TCP) or udp."""
         return "udp" if self.transport in ("udp", "gelf-udp") else "tcp"
+
+    @property
+    def share_kind(self):
+        """Which compression-share target applies (SHARE_TARGETS)."""
+        if self.stream == "udp":
+            return "udp"
+        return "gelf-tcp" if self.transport.startswith("gelf") else "tcp"
+
+    @property
+    def relay(self):
+        return self.peer or "kinesyslog"
+
+    @property
+    def label(self):
+        """The row's name in notes and target lines."""
+        if self.peer:
+            return f"{self.peer}: {self.name}"
+        return self.name if self.journal else f"{self.name} (journal off)"
 
     @property
     def paced(self):
@@ -108,11 +148,17 @@ class Result:
     sender_seconds: float = 0.0
     sender_rate: float = 0.0
     sender_errors: int = 0
+    sender_datagrams: int = 0  # UDP: datagrams the load generator sent (chunks count apart)
+    sender_cpu_seconds: float = 0.0  # the sender's user + sys CPU (it shares the machine)
     pacing_slip: float = 0.0  # seconds the paced sender fell behind its schedule
     cpu_seconds: float = 0.0
     peak_rss: int = 0  # bytes
     counters: dict = field(default_factory=dict)
     yardstick: dict = field(default_factory=dict)
+    reader: dict = field(default_factory=dict)  # kinesyslog_udp_reader's JSON line (UDP)
+    reader_cpu_used: float = None  # reader CPU counted in the share (scaled: see notes)
+    notes: list = field(default_factory=list)  # remarks printed under the table
+    records_format: bool = True  # the output is the relay's record format (peers: maybe not)
     rcvbuf_errors: int = 0  # kernel UDP RcvbufErrors during the run (system-wide)
     other_cpu_seconds: float = 0.0  # CPU used by neither relay, sender nor harness meanwhile
     scrapes: int = 0  # successful GET /metrics during the run (--scrape-every)
@@ -138,9 +184,24 @@ class Result:
         return self.counters.get("compressed_bytes_fed", 0) / json_bytes if json_bytes else 0.0
 
     @property
-    def compression_share(self):
+    def compression_only_share(self):
         cpu = self.yardstick.get("cpu_seconds")
         return cpu / self.cpu_seconds if cpu is not None and self.cpu_seconds > 0 else 0.0
+
+    @property
+    def has_share(self):
+        """The share is measured: the yardstick ran and, over UDP, the reader too."""
+        return bool(self.yardstick) and (self.scenario.stream != "udp"
+                                          or self.reader_cpu_used is not None)
+
+    @property
+    def compression_share(self):
+        """The share the targets judge: compression yardstick CPU over the relay's, plus over
+        UDP the recvmmsg reader's CPU for the same datagrams."""
+        if not self.has_share or self.cpu_seconds <= 0:
+            return 0.0
+        reader = self.reader_cpu_used if self.scenario.stream == "udp" else 0.0
+        return (self.yardstick["cpu_seconds"] + reader) / self.cpu_seconds
 
     @property
     def failed(self):
@@ -184,6 +245,8 @@ def scenarios(args):
         # TLS and GELF.
         Scenario("tls-octet-l1", "loadgen", "tls", level=1, workers=cores, count=tcp_n),
         Scenario("gelf-udp-plain-l1", "loadgen", "gelf-udp", gelf_encoding="plain", level=1,
+                 workers=cores, count=udp_n, rate=udp_rate),
+        Scenario("gelf-udp-plain-l6", "loadgen", "gelf-udp", gelf_encoding="plain", level=6,
                  workers=cores, count=udp_n, rate=udp_rate),
         Scenario("gelf-udp-gzip-l1", "loadgen", "gelf-udp", gelf_encoding="gzip", level=1,
                  workers=cores, count=udp_n, rate=udp_rate),
@@ -392,14 +455,18 @@ class Tally:
 
     def __init__(self, pattern, first, count):
         self.pattern = re.compile(pattern)
-        self.first = first
-        self.seen = bytearray(count)
-        self.extra = {}  # sequence numbers outside [first, first + count)
-        self.distinct = 0
-        self.duplicated = 0
+        self.counter = peers.SeqCounter(first, count)
         self.events = 0
         self.records = 0
         self.bad_records = 0
+
+    @property
+    def distinct(self):
+        return self.counter.distinct
+
+    @property
+    def duplicated(self):
+        return self.counter.duplicated
 
     def feed_record(self, raw):
         self.records += 1
@@ -407,21 +474,9 @@ class Tally:
             self.events += len(json.loads(raw)["logEvents"])
         except (ValueError, KeyError, TypeError):
             self.bad_records += 1
-        seen, first, n = self.seen, self.first, len(self.seen)
+        add = self.counter.add
         for m in self.pattern.finditer(raw):
-            i = int(m.group(1)) - first
-            if 0 <= i < n:
-                if seen[i]:
-                    self.duplicated += 1
-                else:
-                    seen[i] = 1
-                    self.distinct += 1
-            else:
-                self.extra[i] = self.extra.get(i, 0) + 1
-                if self.extra[i] > 1:
-                    self.duplicated += 1
-                else:
-                    self.distinct += 1
+            add(int(m.group(1)))
 
 
 class OutputDirSink:
@@ -514,9 +569,17 @@ class Harness:
         self.relay_bin = Path(args.relay or build / "kinesyslog")
         self.loadgen_bin = Path(args.loadgen or build / "kinesyslog_loadgen")
         self.yardstick_bin = Path(args.yardstick or build / "kinesyslog_yardstick")
+        self.reader_bin = Path(args.udp_reader or build / "kinesyslog_udp_reader")
         self.children = []
+        self.groups = []  # process groups of running peers (a peer may start processes)
 
     def kill_children(self):
+        for pgid in self.groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.groups = []
         for p in self.children:
             if p.poll() is None:
                 p.kill()
@@ -543,6 +606,8 @@ class Harness:
             cmd += ["--tcp-port", str(port), "--udp-port", "0"]
         if sc.transport.startswith("gelf"):
             cmd.append("--gelf")
+        if not sc.journal:
+            cmd.append("--no-journal")
         if a.flush_size is not None:
             cmd += ["--flush-size", str(a.flush_size)]
         if a.scrape_every:
@@ -561,7 +626,8 @@ class Harness:
         cmd = [str(self.loadgen_bin), "--target", "127.0.0.1", "--port", str(port),
                "--transport", sc.transport, "--size", str(a.size), "--count", str(sc.count),
                "--rate", str(sc.rate), "--connections", str(a.connections),
-               "--threads", str(a.threads), "--run-id", run_id, "--start-seq", "0"]
+               "--threads", str(a.threads), "--run-id", run_id, "--start-seq", "0",
+               "--seed", str(a.seed)]
         if sc.transport in ("tcp", "tls"):
             cmd += ["--framing", sc.framing]
         if sc.transport == "gelf-udp":
@@ -577,14 +643,19 @@ class Harness:
 
     def run(self, sc):
         res = Result(sc)
-        workdir = Path(tempfile.mkdtemp(prefix=f"kinesyslog-bench-{sc.name}-",
+        workdir = Path(tempfile.mkdtemp(prefix=f"kinesyslog-bench-{sc.relay}-{sc.name}-",
                                         dir=self.args.workdir))
         (workdir / "spool").mkdir()
         sink = None
         try:
-            sink = FirehoseSink() if self.args.target == "firehose" else \
-                OutputDirSink(workdir / "out")
-            self.run_in(sc, res, workdir, sink)
+            if sc.peer:
+                self.run_peer(sc, res, workdir)
+            else:
+                sink = FirehoseSink() if self.args.target == "firehose" else \
+                    OutputDirSink(workdir / "out")
+                self.run_in(sc, res, workdir, sink)
+            if sc.stream == "udp" and res.records_format and not res.error:
+                self.run_reader(sc, res, workdir)
         except Exception as e:  # one broken scenario must not hide the others' results
             res.error = res.error or f"{type(e).__name__}: {e}"
         finally:
@@ -632,36 +703,35 @@ class Harness:
 
         scraper = Scraper(self.metrics_port, self.args.scrape_every) if self.args.scrape_every \
             else None
-        rcvbuf0 = udp_rcvbuf_errors()
-        system0, (self0, children0) = system_cpu_seconds(), own_cpu_seconds()
-        cpu0 = process_cpu_seconds(relay.pid)
-        t0 = time.time()
-        window0 = time.monotonic()
-        out_path = workdir / "sender.out"
-        with open(out_path, "wb") as out:
-            sender = self.spawn(self.sender_command(sc, port, res.run_id), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
-            limit = max(120.0, sc.count / 20_000)
-            try:
-                sender.wait(timeout=limit)
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(f"sender still running after {limit:.0f} s") from None
-        text = out_path.read_text(errors="replace")
-        self.parse_sender(sc, res, text, sender.returncode)
+        window = Window(lambda: process_cpu_seconds(relay.pid))
+        text, rc, res.sender_cpu_seconds = self.run_sender(sc, port, res.run_id, workdir)
+        self.parse_sender(sc, res, text, rc)
 
-        delivered_at_stop, cpu1 = self.wait_delivered(relay, sink, tally, res.sent)
-        res.cpu_seconds = cpu1 - cpu0
+        pending = []
+
+        def alive():
+            if relay.poll() is not None:
+                raise RuntimeError(f"relay exited with {relay.returncode} during the load")
+
+        def poll():
+            new = sink.scan()
+            pending.extend(new)
+            return bool(new)
+
+        def decode():
+            for item in pending:
+                for raw in gzip_members(sink.read(item)):
+                    tally.feed_record(raw)
+            pending.clear()
+
+        delivered_at_stop, cpu1 = self.wait_delivered(
+            alive, lambda: process_cpu_seconds(relay.pid), poll, decode, lambda: tally.distinct,
+            res.sent)
         if scraper is not None:
             res.scrapes = scraper.stop()
             if res.scrapes == 0:
                 raise RuntimeError("--scrape-every: no scrape of /metrics succeeded")
-        res.window_seconds = time.monotonic() - window0
-        # Whatever else ran meanwhile (other processes, the hypervisor's steal) took CPU the
-        # relay and the sender could have had: reported so a noisy run can be told apart.
-        self1, children1 = own_cpu_seconds()
-        res.other_cpu_seconds = max(0.0, system_cpu_seconds() - system0 - res.cpu_seconds
-                                    - (self1 - self0) - (children1 - children0))
-        res.rcvbuf_errors = udp_rcvbuf_errors() - rcvbuf0
+        window.close(res, cpu1)
         res.peak_rss = peak_rss_bytes(relay.pid)
         end_time = sink.last_time
 
@@ -681,9 +751,8 @@ class Harness:
         if res.relay_exit != 0 and not res.error:
             res.error = f"relay exited with {res.relay_exit}: {stderr.strip()[-300:]}"
 
-        for item in sink.scan():  # what the shutdown flush delivered
-            for raw in gzip_members(sink.read(item)):
-                tally.feed_record(raw)
+        poll()  # what the shutdown flush delivered
+        decode()
         res.after_stop = tally.distinct - delivered_at_stop
         res.delivered = tally.distinct
         res.duplicated = tally.duplicated
@@ -692,16 +761,158 @@ class Harness:
         res.records = tally.records
         res.objects = len(sink.paths) if isinstance(sink, OutputDirSink) else tally.records
         res.object_bytes = sink.bytes
-        res.wall_seconds = max(0.0, end_time - t0)
+        res.wall_seconds = max(0.0, end_time - window.t0)
         if tally.bad_records:
             res.error = res.error or f"{tally.bad_records} delivered records are not valid JSON"
         if res.after_stop:
             log(f"  note: {res.after_stop} messages were delivered only by the shutdown flush")
 
         if res.records and self.yardstick_bin.exists():
-            res.yardstick = self.run_yardstick(sc, sink, workdir)
+            res.yardstick = self.run_yardstick(sc, sink.yardstick_inputs(workdir), workdir)
         elif res.records:
             log(f"  no yardstick at {self.yardstick_bin}: compression share not measured")
+
+    def run_peer(self, sc, res, workdir):
+        """A --peer row: the peer's command instead of the relay, under the same load; its CPU
+        and peak RSS are its whole process tree's, its output every file under {out}."""
+        if sc.transport in ("tls", "gelf-tls"):
+            self.make_cert(workdir)
+        out = workdir / "out"
+        out.mkdir()
+        port = free_port()
+        values = {"port": port, "protocol": sc.stream, "out": out, "workdir": workdir,
+                  "level": sc.level, "cert": workdir / "cert.pem", "key": workdir / "key.pem"}
+        argv = peers.expand_command(sc.peer_command, values)
+        env = dict(os.environ)
+        env.update(peers.peer_environment(values))
+        log_path = workdir / "peer.log"
+        with open(log_path, "wb") as f:
+            # Its own session: SIGTERM reaches every process it starts, and only those.
+            proc = self.spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=f,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+        self.groups.append(proc.pid)
+
+        def tail():
+            return log_path.read_text(errors="replace").strip()[-500:]
+
+        self.wait_peer_listening(sc, proc, port, tail)
+        res.run_id = secrets.token_hex(6)
+        scanner = peers.OutputScanner(out, res.run_id, 0, sc.count)
+        window = Window(lambda: peers.tree_cpu_seconds(proc.pid, CLK_TCK))
+        text, rc, res.sender_cpu_seconds = self.run_sender(sc, port, res.run_id, workdir)
+        self.parse_sender(sc, res, text, rc)
+
+        def alive():
+            if proc.poll() is not None:
+                raise RuntimeError(f"peer exited with {proc.returncode} during the load: "
+                                   f"{tail()}")
+
+        delivered_at_stop, cpu1 = self.wait_delivered(
+            alive, lambda: peers.tree_cpu_seconds(proc.pid, CLK_TCK), scanner.changed,
+            scanner.decode, lambda: scanner.distinct, res.sent)
+        window.close(res, cpu1)
+        res.peak_rss = peers.tree_peak_rss(proc.pid)
+        end_time = scanner.last_time
+        res.relay_exit, stop_error, exit_cpu = self.stop_peer(proc)
+        if stop_error or res.relay_exit not in (0, -signal.SIGTERM):
+            res.error = stop_error or f"peer exited with {res.relay_exit}: {tail()}"
+
+        scanner.decode()  # what it wrote on the way out
+        res.after_stop = scanner.distinct - delivered_at_stop
+        if res.after_stop:  # then its last delivery, and the work for it, came on SIGTERM
+            end_time = scanner.last_time
+            note = f"{res.after_stop:,} messages were written only on SIGTERM"
+            if exit_cpu is not None:
+                res.cpu_seconds = exit_cpu - window.cpu0
+                note += "; its CPU is counted to its exit"
+            res.notes.append(note)
+        res.delivered = scanner.distinct
+        res.duplicated = scanner.duplicated
+        res.missing = max(0, res.sent - scanner.distinct)
+        files = scanner.file_paths()
+        res.objects = len(files)
+        res.object_bytes = scanner.bytes
+        res.wall_seconds = max(0.0, end_time - window.t0)
+        for path, why in scanner.broken_files():
+            res.notes.append(f"{path}: {why}; what followed was not read")
+        res.records_format = peers.is_record_objects(files, gzip_members)
+        if res.records_format:
+            tally = Tally(rb"run=" + res.run_id.encode() + rb" seq=(\d{10})", 0, sc.count)
+            for path in files:
+                for raw in gzip_members(Path(path).read_bytes()):
+                    tally.feed_record(raw)
+            res.records, res.events = tally.records, tally.events
+            if self.yardstick_bin.exists():
+                res.yardstick = self.run_yardstick(sc, files, workdir)
+
+    def wait_peer_listening(self, sc, proc, port, tail):
+        """Until the peer accepts TCP connections on the port, or has a UDP socket bound to it
+        (/proc/net/udp): a UDP peer cannot be asked."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"peer exited with {proc.returncode} before listening on "
+                                   f"{port}: {tail()}")
+            if sc.stream == "udp":
+                if port in peers.udp_bound_ports():
+                    return
+            elif peers.tcp_accepts(port):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"peer not listening on {sc.stream.upper()} port {port} "
+                                   f"after {READY_TIMEOUT} s: {tail()}")
+            time.sleep(0.05)
+
+    def stop_peer(self, proc):
+        """SIGTERM to the peer's process group, then wait until the whole group is gone (a
+        wrapper may exit before what it started has written its last output); SIGKILL after
+        PEER_STOP_TIMEOUT. Returns (the peer's exit status, an error or "", the CPU seconds
+        of its whole life with the children it reaped, from wait4, or None)."""
+        pgid = proc.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + PEER_STOP_TIMEOUT
+        error, exit_cpu = "", None
+        while True:
+            if proc.returncode is None:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    exit_cpu = usage.ru_utime + usage.ru_stime
+            if proc.returncode is not None:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:  # no process of the group is left
+                    break
+            if time.monotonic() > deadline:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+                error = f"peer did not exit within {PEER_STOP_TIMEOUT:.0f} s of SIGTERM"
+                break
+            time.sleep(0.05)
+        self.groups.remove(pgid)
+        return proc.returncode, error, exit_cpu
+
+    def run_sender(self, sc, port, run_id, workdir, name="sender"):
+        """Runs the scenario's sender to the port; returns (its output, its exit status, its
+        CPU seconds: the only child reaped meanwhile, so RUSAGE_CHILDREN's growth)."""
+        out_path = workdir / f"{name}.out"
+        _self, children0 = own_cpu_seconds()
+        with open(out_path, "wb") as out:
+            sender = self.spawn(self.sender_command(sc, port, run_id), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+            limit = max(120.0, sc.count / 20_000)
+            try:
+                sender.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"{name} still running after {limit:.0f} s") from None
+        _self, children1 = own_cpu_seconds()
+        return out_path.read_text(errors="replace"), sender.returncode, children1 - children0
 
     def parse_sender(self, sc, res, text, rc):
         if sc.sender == "loggen":
@@ -710,6 +921,7 @@ class Harness:
             if rc != 0 or not m:
                 raise RuntimeError(f"loggen failed (exit {rc}): {text.strip()[-300:]}")
             res.sender_rate, res.sent, res.sender_seconds = float(m[1]), int(m[2]), float(m[3])
+            res.sender_datagrams = res.sent if sc.stream == "udp" else 0
             return
         for line in reversed(text.splitlines()):
             line = line.strip()
@@ -722,47 +934,99 @@ class Harness:
                 res.sender_seconds = float(doc.get("seconds", 0))
                 res.sender_rate = float(doc.get("rate", 0))
                 res.sender_errors = int(doc.get("errors", 0))
+                res.sender_datagrams = int(doc.get("datagrams", 0))
                 res.pacing_slip = float(doc.get("pacing_slip_seconds", 0))
                 if rc != 0:
                     res.error = f"load generator exited with {rc}"
                 return
         raise RuntimeError(f"load generator (exit {rc}) printed no JSON line: {text[-300:]}")
 
-    def wait_delivered(self, relay, sink, tally, expected):
-        """Polls the sink until every sent sequence number arrived, or nothing new arrived for
-        --settle seconds. Objects are decoded while the relay is nearly idle, so the harness's
-        Python does not compete with it for the 2 cores. Returns (distinct seqs seen, relay CPU
+    def wait_delivered(self, alive, cpu_now, poll, decode, distinct, expected):
+        """Polls the output until every sent sequence number arrived, or nothing new arrived
+        for --settle seconds. `poll()` only looks for new output (cheap); `decode()` reads and
+        counts it, and runs only while the process under test is nearly idle, so the harness's
+        Python does not compete with it for the 2 cores. Returns (distinct seqs seen, its CPU
         seconds at that moment)."""
         settle = self.args.settle
-        pending = []
+        pending = False
         last_new = time.monotonic()
-        prev_cpu, prev_t = process_cpu_seconds(relay.pid), time.monotonic()
+        prev_cpu, prev_t = cpu_now(), time.monotonic()
         while True:
             time.sleep(0.2)
-            if relay.poll() is not None:
-                raise RuntimeError(f"relay exited with {relay.returncode} during the load")
-            new = sink.scan()
+            alive()
+            if poll():
+                pending = True
+                last_new = time.monotonic()
             now = time.monotonic()
-            if new:
-                pending.extend(new)
-                last_new = now
-            cpu = process_cpu_seconds(relay.pid)
+            cpu = cpu_now()
             busy = (cpu - prev_cpu) / (now - prev_t)
             prev_cpu, prev_t = cpu, now
             quiet = now - last_new > settle
             if pending and (busy < 0.3 or quiet):
-                for item in pending:
-                    for raw in gzip_members(sink.read(item)):
-                        tally.feed_record(raw)
-                pending = []
-                if tally.distinct >= expected:
-                    return tally.distinct, process_cpu_seconds(relay.pid)
+                decode()
+                pending = False
+                if distinct() >= expected:
+                    return distinct(), cpu_now()
                 continue
-            if not pending and (tally.distinct >= expected or quiet):
-                return tally.distinct, cpu
+            if not pending and (distinct() >= expected or quiet):
+                return distinct(), cpu
 
-    def run_yardstick(self, sc, sink, workdir):
-        inputs = sink.yardstick_inputs(workdir)
+    def run_reader(self, sc, res, workdir):
+        """The UDP yardstick: kinesyslog_udp_reader receives the same load generator command's
+        datagrams (same count, rate, sockets, encoding, seed), right after the relay's part of
+        the run. Its CPU is counted for the datagrams the relay received: when the two received
+        different counts, scaled per datagram."""
+        if not self.reader_bin.exists():
+            raise RuntimeError(f"not built: {self.reader_bin} "
+                               "(scripts/build.sh kinesyslog_udp_reader)")
+        expected = res.sender_datagrams or res.sent
+        port = free_port()
+        err_path, out_path = workdir / "reader.err", workdir / "reader.out"
+        with open(err_path, "wb") as err, open(out_path, "wb") as out:
+            reader = self.spawn(
+                [str(self.reader_bin), "--address", "127.0.0.1", "--port", str(port),
+                 "--count", str(expected), "--idle-timeout", str(READER_IDLE_TIMEOUT),
+                 "--start-timeout", str(READY_TIMEOUT + 60),
+                 "--coalesce-us", str(self.args.reader_coalesce_us)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while "ready" not in err_path.read_text(errors="replace"):
+            if reader.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("UDP reader did not start: "
+                                   + err_path.read_text(errors="replace").strip()[-300:])
+            time.sleep(0.02)
+        load = Result(sc)
+        text, rc, _cpu = self.run_sender(sc, port, res.run_id, workdir, name="reader-sender")
+        self.parse_sender(sc, load, text, rc)
+        try:
+            reader.wait(timeout=READER_IDLE_TIMEOUT + 30)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("UDP reader still running 30 s after the load ended") from None
+        doc = None
+        for line in reversed(out_path.read_text(errors="replace").splitlines()):
+            if line.strip().startswith("{"):
+                doc = json.loads(line)
+                break
+        if reader.returncode != 0 or doc is None or not doc.get("datagrams"):
+            raise RuntimeError(f"UDP reader failed (exit {reader.returncode}): "
+                               + (err_path.read_text(errors="replace")
+                                  + out_path.read_text(errors="replace")).strip()[-300:])
+        res.reader = doc
+        got, cpu = int(doc["datagrams"]), float(doc["cpu_seconds"])
+        # The relay's datagrams: its counter, or for a peer those of the messages it delivered.
+        relay_got = res.counters.get("udp_datagrams")
+        if relay_got is None:
+            relay_got = round(expected * res.delivered / res.sent) if res.sent else expected
+        res.reader_cpu_used = cpu
+        if got != relay_got:
+            res.reader_cpu_used = cpu / got * relay_got
+            lost = (f"lost {expected - got:,} of {expected:,} datagrams (its kernel drops "
+                    f"{doc.get('kernel_drops', '?')})" if got < expected
+                    else f"received {got:,} datagrams")
+            res.notes.append(f"the UDP reader {lost}; its CPU {cpu:.3f} s is scaled per "
+                             f"datagram to the relay's {relay_got:,}: {res.reader_cpu_used:.3f} s")
+
+    def run_yardstick(self, sc, inputs, workdir):
         list_path = workdir / "yardstick.list"
         list_path.write_text("".join(f"{p}\n" for p in inputs))
         p = subprocess.run([str(self.yardstick_bin), "--level", str(sc.level),
@@ -778,10 +1042,36 @@ class Harness:
         return {}
 
 
+class Window:
+    """The measured window of one run: the CPU of the process under test between the start of
+    the load and the last delivery, and what else the machine did meanwhile."""
+
+    def __init__(self, cpu_now):
+        self.rcvbuf0 = udp_rcvbuf_errors()
+        self.system0, (self.self0, self.children0) = system_cpu_seconds(), own_cpu_seconds()
+        self.cpu0 = cpu_now()
+        self.t0 = time.time()
+        self.monotonic0 = time.monotonic()
+
+    def close(self, res, cpu1):
+        res.cpu_seconds = cpu1 - self.cpu0
+        res.window_seconds = time.monotonic() - self.monotonic0
+        # Whatever else ran meanwhile (other processes, the hypervisor's steal) took CPU the
+        # relay and the sender could have had: reported so a noisy run can be told apart.
+        self1, children1 = own_cpu_seconds()
+        res.other_cpu_seconds = max(0.0, system_cpu_seconds() - self.system0 - res.cpu_seconds
+                                    - (self1 - self.self0) - (children1 - self.children0))
+        res.rcvbuf_errors = udp_rcvbuf_errors() - self.rcvbuf0
+
+
 # ---------------------------------------------------------------------------------------------
 # Output
 
-COLUMNS = [
+def share_cell(r):
+    return f"{r.compression_share:.2f}" if r.has_share and r.records_format else "-"
+
+
+BASE_COLUMNS = [
     # (header, width, format(result))
     ("scenario", 19, lambda r: r.scenario.name),
     ("sent", 9, lambda r: f"{r.sent:,}"),
@@ -794,30 +1084,73 @@ COLUMNS = [
     ("RSS MiB", 7, lambda r: f"{r.peak_rss / MIB:.1f}"),
     ("B/msg", 6, lambda r: f"{r.bytes_per_message:.1f}"),
     ("fed/json", 8, lambda r: f"{r.fed_over_json:.3f}" if r.counters else "-"),
-    ("comp share", 10, lambda r: f"{r.compression_share:.2f}" if r.yardstick else "-"),
+    ("comp share", 10, share_cell),
 ]
+RELAY_COLUMN = ("relay", 10, lambda r: r.scenario.relay)
+JOURNAL_COLUMN = ("journal", 7, lambda r: journal_cell(r))
+
+
+def journal_cell(r):
+    return "-" if r.scenario.peer else ("on" if r.scenario.journal else "off")
+
+
+def columns(results):
+    """The table's columns: `relay` when a peer was measured, `journal` when kinesyslog ran
+    both with and without its journal."""
+    cols = list(BASE_COLUMNS)
+    if any(r.scenario.peer for r in results):
+        cols.insert(1, RELAY_COLUMN)
+    if len({r.scenario.journal for r in results if not r.scenario.peer}) > 1:
+        cols.insert(2 if cols[1] is RELAY_COLUMN else 1, JOURNAL_COLUMN)
+    return cols
 
 
 def text_table(results):
+    cols = columns(results)
     lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                       for i, (h, w, _f) in enumerate(COLUMNS))]
+                       for i, (h, w, _f) in enumerate(cols))]
     for r in results:
-        cells = [f(r) for _h, _w, f in COLUMNS]
+        cells = [f(r) for _h, _w, f in cols]
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, (_h, w, _f)) in enumerate(zip(cells, COLUMNS))))
+                               for i, (c, (_h, w, _f)) in enumerate(zip(cells, cols))))
     return "\n".join(lines)
 
 
 def markdown_table(results):
-    lines = ["| " + " | ".join(h for h, _w, _f in COLUMNS) + " |",
-             "| --- " + "| ---: " * (len(COLUMNS) - 1) + "|"]
+    cols = columns(results)
+    right = {"sent", "delivered", "missing", "dup", "wall s", "msgs/s", "CPU s/M", "RSS MiB",
+             "B/msg", "fed/json", "comp share"}
+    lines = ["| " + " | ".join(h for h, _w, _f in cols) + " |",
+             "| " + " | ".join("---:" if h in right else "---" for h, _w, _f in cols) + " |"]
     for r in results:
-        lines.append("| " + " | ".join(f(r) for _h, _w, f in COLUMNS) + " |")
+        lines.append("| " + " | ".join(f(r) for _h, _w, f in cols) + " |")
     return "\n".join(lines)
 
 
+def share_target(sc):
+    """The compression-share target of a scenario (docs/design.md), or None: our load
+    generator's scenarios that must not lose messages, at the levels the design names."""
+    if sc.sender != "loadgen" or not sc.must_not_lose:
+        return None
+    return SHARE_TARGETS.get((sc.share_kind, sc.level))
+
+
+def rate_target(sc):
+    """(msgs/s, what) a scenario must reach, or None: at level 1 with a worker per core, 1,000,000
+    for TCP octet counting (tcp-octet-l1), 300,000 for the other unpaced TCP and TLS
+    scenarios; the paced UDP scenario is judged on its pace and loss instead."""
+    if sc.level != 1 or sc.sender != "loadgen" or sc.workers != (os.cpu_count() or 1):
+        return None
+    if sc.stream != "tcp" or sc.paced:
+        return None
+    if sc.transport == "tcp" and sc.framing == "octet":
+        return TCP_OCTET_RATE_TARGET, f"msgs/s >= {TCP_OCTET_RATE_TARGET:,}"
+    return TCP_RATE_FLOOR, f"msgs/s >= {TCP_RATE_FLOOR:,} (floor)"
+
+
 def targets(results, args):
-    """(scenario, target, measured, PASS/MISS) for the performance targets (docs/design.md)."""
+    """(row, target, measured, PASS/MISS) for the performance targets (docs/design.md). A
+    peer's row is judged on loss only: the targets are the relay's."""
     rows = []
     flush = args.flush_size or DEFAULT_FLUSH_SIZE
     for r in results:
@@ -825,30 +1158,33 @@ def targets(results, args):
         if r.error or not r.sent:
             continue
         if sc.must_not_lose:
-            rows.append((sc.name, "missing = 0", f"{r.missing:,}",
+            rows.append((sc.label, "missing = 0", f"{r.missing:,}",
                          "PASS" if r.missing == 0 else "MISS"))
-        share = SHARE_TARGETS.get((sc.stream, sc.level))
-        if share is not None and sc.must_not_lose and sc.sender == "loadgen" and r.yardstick:
-            rows.append((sc.name, f"compression share >= {share:.2f}",
-                         f"{r.compression_share:.2f}",
+        if sc.peer:
+            continue
+        share = share_target(sc)
+        if share is not None and r.has_share:
+            what = ("compression share (+ recvmmsg reader)" if sc.stream == "udp"
+                    else "compression share")
+            rows.append((sc.label, f"{what} >= {share:.2f}", f"{r.compression_share:.2f}",
                          "PASS" if r.compression_share >= share else "MISS"))
-        if sc.level == 1 and sc.sender == "loadgen" and sc.workers == (os.cpu_count() or 1):
-            if sc.stream == "tcp" and not sc.paced:
-                rows.append((sc.name, f"msgs/s >= {TCP_RATE_TARGET:,}",
-                             f"{r.msgs_per_second:,.0f}",
-                             "PASS" if r.msgs_per_second >= TCP_RATE_TARGET else "MISS"))
-            elif sc.transport == "udp" and sc.paced:
-                ok = (r.missing == 0 and sc.rate >= UDP_RATE_TARGET
-                      and r.sender_rate >= UDP_RATE_TARGET * (1 - RATE_TOLERANCE))
-                rows.append((sc.name, f"paced {UDP_RATE_TARGET:,} msgs/s, zero loss",
-                             f"sent at {r.sender_rate:,.0f}/s, missing {r.missing:,}",
-                             "PASS" if ok else "MISS"))
+        rate = rate_target(sc)
+        if rate is not None:
+            rows.append((sc.label, rate[1], f"{r.msgs_per_second:,.0f}",
+                         "PASS" if r.msgs_per_second >= rate[0] else "MISS"))
+        if (sc.level == 1 and sc.sender == "loadgen" and sc.transport == "udp" and sc.paced
+                and sc.workers == (os.cpu_count() or 1)):
+            ok = (r.missing == 0 and sc.rate >= UDP_RATE_TARGET
+                  and r.sender_rate >= UDP_RATE_TARGET * (1 - RATE_TOLERANCE))
+            rows.append((sc.label, f"paced {UDP_RATE_TARGET:,} msgs/s, zero loss",
+                         f"sent at {r.sender_rate:,.0f}/s, missing {r.missing:,}",
+                         "PASS" if ok else "MISS"))
         if r.counters and args.flush_size is None:
-            rows.append((sc.name, f"fed/json <= {FED_TARGET}", f"{r.fed_over_json:.3f}",
+            rows.append((sc.label, f"fed/json <= {FED_TARGET}", f"{r.fed_over_json:.3f}",
                          "PASS" if r.fed_over_json <= FED_TARGET else "MISS"))
         budget = 64 * MIB + 2 * flush * sc.workers + PARTIAL_BUDGET
-        rows.append((sc.name, f"peak RSS <= {budget / MIB:.0f} MiB", f"{r.peak_rss / MIB:.1f} MiB",
-                     "PASS" if r.peak_rss <= budget else "MISS"))
+        rows.append((sc.label, f"peak RSS <= {budget / MIB:.0f} MiB",
+                     f"{r.peak_rss / MIB:.1f} MiB", "PASS" if r.peak_rss <= budget else "MISS"))
     return rows
 
 
@@ -860,18 +1196,26 @@ def targets_text(rows):
                      for a, b, c, d in rows)
 
 
+def reader_field(key):
+    return lambda r: r.reader.get(key, "")
+
+
 CSV_FIELDS = [
     ("scenario", lambda r: r.scenario.name),
+    ("relay", lambda r: r.scenario.relay),
+    ("relay_command", lambda r: r.scenario.peer_command),
+    ("journal", lambda r: "" if r.scenario.peer else ("on" if r.scenario.journal else "off")),
     ("sender", lambda r: r.scenario.sender),
     ("transport", lambda r: r.scenario.transport),
     ("framing", lambda r: r.scenario.framing if r.scenario.transport in ("tcp", "tls") else ""),
     ("gelf_encoding", lambda r: r.scenario.gelf_encoding
      if r.scenario.transport == "gelf-udp" else ""),
-    ("workers", lambda r: r.scenario.workers),
+    ("workers", lambda r: "" if r.scenario.peer else r.scenario.workers),
     ("level", lambda r: r.scenario.level),
     ("rate_goal", lambda r: r.scenario.rate),
     ("run_id", lambda r: r.run_id),
     ("sent", lambda r: r.sent),
+    ("sender_datagrams", lambda r: r.sender_datagrams if r.scenario.stream == "udp" else ""),
     ("delivered", lambda r: r.delivered),
     ("missing", lambda r: r.missing),
     ("duplicated", lambda r: r.duplicated),
@@ -881,6 +1225,7 @@ CSV_FIELDS = [
     ("sender_seconds", lambda r: f"{r.sender_seconds:.3f}"),
     ("sender_rate", lambda r: f"{r.sender_rate:.0f}"),
     ("sender_errors", lambda r: r.sender_errors),
+    ("sender_cpu_seconds", lambda r: f"{r.sender_cpu_seconds:.2f}"),
     ("sender_pacing_slip_seconds", lambda r: f"{r.pacing_slip:.3f}"),
     ("relay_cpu_seconds", lambda r: f"{r.cpu_seconds:.2f}"),
     ("cpu_seconds_per_million", lambda r: f"{r.cpu_per_million:.3f}"),
@@ -893,7 +1238,17 @@ CSV_FIELDS = [
     ("compressed_bytes_fed", lambda r: r.counters.get("compressed_bytes_fed", "")),
     ("fed_over_json", lambda r: f"{r.fed_over_json:.4f}" if r.counters else ""),
     ("yardstick_cpu_seconds", lambda r: r.yardstick.get("cpu_seconds", "")),
-    ("compression_share", lambda r: f"{r.compression_share:.4f}" if r.yardstick else ""),
+    ("compression_only_share",
+     lambda r: f"{r.compression_only_share:.4f}" if r.yardstick else ""),
+    ("reader_datagrams", reader_field("datagrams")),
+    ("reader_bytes", reader_field("bytes")),
+    ("reader_calls", reader_field("calls")),
+    ("reader_kernel_drops", reader_field("kernel_drops")),
+    ("reader_cpu_seconds", reader_field("cpu_seconds")),
+    ("reader_cpu_seconds_counted",
+     lambda r: f"{r.reader_cpu_used:.6f}" if r.reader_cpu_used is not None else ""),
+    ("compression_share", lambda r: f"{r.compression_share:.4f}" if r.has_share else ""),
+    ("udp_datagrams", lambda r: r.counters.get("udp_datagrams", "")),
     ("udp_dropped", lambda r: r.counters.get("udp_dropped", "")),
     ("udp_kernel_dropped", lambda r: r.counters.get("udp_kernel_dropped", "")),
     ("udp_read_pauses", lambda r: r.counters.get("udp_read_pauses", "")),
@@ -902,6 +1257,7 @@ CSV_FIELDS = [
     ("scrapes", lambda r: r.scrapes),
     ("measured_window_seconds", lambda r: f"{r.window_seconds:.2f}"),
     ("relay_exit", lambda r: "" if r.relay_exit is None else r.relay_exit),
+    ("notes", lambda r: "; ".join(r.notes)),
     ("error", lambda r: r.error),
 ]
 
@@ -915,29 +1271,34 @@ def write_csv(path, results):
 
 
 def write_plot(out, results, title):
-    """msgs/s and CPU s per million messages against workers, one line per level, from the TCP
-    octet-counting scenarios of our load generator."""
+    """msgs/s and CPU s per million messages against workers, one line per level (and per
+    journal setting when both were measured), from the TCP octet-counting scenarios of our load
+    generator."""
     points = {}
     for r in results:
         sc = r.scenario
-        if sc.sweep and not r.error and r.delivered:
-            points.setdefault(sc.level, []).append(
+        if sc.sweep and not sc.peer and not r.error and r.delivered:
+            points.setdefault((not sc.journal, sc.level), []).append(
                 (sc.workers, r.msgs_per_second, r.cpu_per_million))
     if not points:
         for stale in ("sweep.dat", "plot.png"):  # never leave a plot of another run beside
             (out / stale).unlink(missing_ok=True)
         return None
-    levels = sorted(points)
+    series = sorted(points)  # journal on first, then off; by level
+    both = len({off for off, _level in series}) > 1
     data = out / "sweep.dat"
     with open(data, "w") as f:
-        for level in levels:
-            f.write(f"# level {level}: workers msgs_per_second cpu_seconds_per_million\n")
-            for p in sorted(points[level]):
+        for off, level in series:
+            f.write(f"# level {level}, journal {'off' if off else 'on'}: workers msgs_per_second "
+                    "cpu_seconds_per_million\n")
+            for p in sorted(points[(off, level)]):
                 f.write(f"{p[0]} {p[1]:.0f} {p[2]:.3f}\n")
             f.write("\n\n")
+    levels = " ".join(str(level) for _off, level in series)
+    journals = " ".join("off" if off else "on" for off, _level in series) if both else ""
     png = out / "plot.png"
     cmd = ["gnuplot", "-e",
-           f"datafile='{data}'; outfile='{png}'; levels='{' '.join(map(str, levels))}'; "
+           f"datafile='{data}'; outfile='{png}'; levels='{levels}'; journals='{journals}'; "
            f"title='{title}'",
            str(REPO / "bench" / "plot.gp")]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -948,23 +1309,28 @@ def write_plot(out, results, title):
 
 
 def notes_lines(results):
-    """Per-scenario remarks: UDP loss, a sender behind its pace, a disturbed run, errors."""
+    """Per-scenario remarks: UDP loss, a sender behind its pace, a disturbed run, the UDP
+    reader's count when it differs, errors."""
     lines = []
     for r in results:
         sc = r.scenario
         if sc.stream == "udp" and not sc.must_not_lose and r.sent:
-            lines.append(f"{sc.name}: unpaced UDP lost {r.missing:,} of {r.sent:,} "
+            lines.append(f"{sc.label}: unpaced UDP lost {r.missing:,} of {r.sent:,} "
                          f"({100.0 * r.missing / r.sent:.2f} %; relay udp_dropped "
                          f"{r.counters.get('udp_dropped', '?')}, kernel RcvbufErrors "
                          f"{r.rcvbuf_errors:,}): reported, not a failure")
         if sc.paced and r.sent and r.sender_rate < sc.rate * (1 - RATE_TOLERANCE):
-            lines.append(f"{sc.name}: the sender fell behind its pace ({r.sender_rate:,.0f} of "
+            lines.append(f"{sc.label}: the sender fell behind its pace ({r.sender_rate:,.0f} of "
                          f"{sc.rate:,} msgs/s, {r.pacing_slip:.2f} s late)")
         if r.other_cpu_seconds > 0.1 * r.window_seconds:
-            lines.append(f"{sc.name}: other processes took {r.other_cpu_seconds:.1f} CPU s in "
+            lines.append(f"{sc.label}: other processes took {r.other_cpu_seconds:.1f} CPU s in "
                          f"its {r.window_seconds:.1f} s: its throughput is disturbed")
+        if sc.peer and not r.records_format and r.delivered:
+            lines.append(f"{sc.label}: output not in the relay's record format: no "
+                         "compression share")
+        lines.extend(f"{sc.label}: {note}" for note in r.notes)
         if r.error:
-            lines.append(f"{sc.name}: ERROR {r.error}")
+            lines.append(f"{sc.label}: ERROR {r.error}")
     return lines
 
 
@@ -985,8 +1351,10 @@ def main():
     ap = argparse.ArgumentParser(
         description="Whole-process benchmark of the kinesyslog relay (bench/README.md).")
     ap.add_argument("--smoke", action="store_true",
-                    help="20,000 messages, tcp-octet-l1 and udp-paced-l1 only (seconds)")
-    ap.add_argument("--scenarios", help="comma-separated names, or 'all'; see --list")
+                    help="20,000 messages, 5 scenarios and our own relay as a --peer "
+                    "(seconds); fails when a check of the harness itself fails")
+    ap.add_argument("--scenarios", help="comma-separated names, 'all', or 'none' (only the "
+                    "--peer rows); see --list")
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     ap.add_argument("--out", help="results directory (default bench/results; "
                     "with --smoke build/bench-smoke, so a smoke run never replaces the "
@@ -1011,8 +1379,24 @@ def main():
                     help="relay --flush-interval in seconds (0.2: the tail after the last "
                     "message counts in the wall time)")
     ap.add_argument("--relay-arg", action="append", default=[],
-                    help="one more relay argument, repeatable (e.g. --relay-arg=--no-journal to "
-                         "measure without the journal)")
+                    help="one more relay argument, repeatable")
+    ap.add_argument("--journal", choices=("on", "off", "both"), default="on",
+                    help="the relay's message journal: on (default, as operators run it), off "
+                    "(--no-journal), or both: every scenario with it, then without it")
+    ap.add_argument("--peer", action="append", default=[], metavar="NAME=COMMAND",
+                    help="also run this relay command under the same load and accounting, "
+                    "repeatable; placeholders {port} {protocol} {out} {workdir} {level} {cert} "
+                    "{key} "
+                    "(bench/README.md, 'Another relay in the same table')")
+    ap.add_argument("--peer-scenario", action="append", default=[],
+                    metavar="NAME=SCENARIO[,SCENARIO...]",
+                    help="the scenarios whose load peer NAME gets (default tcp-octet-l1); "
+                    "the peer must listen for that transport on {port}")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="load generator --seed: the same bytes in every run (1)")
+    ap.add_argument("--reader-coalesce-us", type=int, default=500,
+                    help="kinesyslog_udp_reader --coalesce-us: after a read that emptied the "
+                    "socket, wait this long, as the relay does (500)")
     ap.add_argument("--scrape-every", type=float, default=0,
                     help="serve --prometheus-port and GET /metrics every this many seconds "
                          "during the run, as Prometheus would (0: no endpoint)")
@@ -1025,6 +1409,8 @@ def main():
     ap.add_argument("--relay", help="relay binary (default BUILD/kinesyslog)")
     ap.add_argument("--loadgen", help="load generator (default BUILD/kinesyslog_loadgen)")
     ap.add_argument("--yardstick", help="yardstick (default BUILD/kinesyslog_yardstick)")
+    ap.add_argument("--udp-reader",
+                    help="UDP yardstick (default BUILD/kinesyslog_udp_reader)")
     ap.add_argument("--workdir", help="where relay spool and output go (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="keep each scenario's work directory")
     ap.add_argument("--update-readme", action="store_true",
@@ -1070,6 +1456,8 @@ def main():
         return 0
     if args.scenarios == "all":
         names = list(known)
+    elif args.scenarios == "none":
+        names = []  # only --peer rows
     elif args.scenarios:
         names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     else:
@@ -1077,21 +1465,30 @@ def main():
     unknown = [n for n in names if n not in known]
     if unknown:
         ap.error(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    chosen = [known[n] for n in names]
+    if "--no-journal" in args.relay_arg:
+        ap.error("use --journal off (or both) instead of --relay-arg=--no-journal")
+    journals = {"on": [True], "off": [False], "both": [True, False]}[args.journal]
+    chosen = [replace(known[n], journal=j) for n in names for j in journals]
+    harness = Harness(args)
+    try:
+        chosen += peer_scenarios(args, known, harness.relay_bin)
+    except ValueError as e:
+        ap.error(str(e))
 
     out = Path(args.out or (REPO / "build" / "bench-smoke" if args.smoke
                             else REPO / "bench" / "results"))
     out.mkdir(parents=True, exist_ok=True)
 
-    harness = Harness(args)
     missing_tools = []
     if not harness.relay_bin.exists():
         missing_tools.append(str(harness.relay_bin))
     if any(s.sender == "loadgen" for s in chosen) and not harness.loadgen_bin.exists():
         missing_tools.append(str(harness.loadgen_bin))
+    if any(s.stream == "udp" for s in chosen) and not harness.reader_bin.exists():
+        missing_tools.append(str(harness.reader_bin))
     if missing_tools:
-        log("not built: " + ", ".join(missing_tools) +
-            " (scripts/build.sh kinesyslog kinesyslog_loadgen kinesyslog_yardstick)")
+        log("not built: " + ", ".join(missing_tools) + " (scripts/build.sh kinesyslog "
+            "kinesyslog_loadgen kinesyslog_yardstick kinesyslog_udp_reader)")
         return 2
     if any(s.sender == "loggen" for s in chosen) and not shutil.which("loggen"):
         log("loggen (syslog-ng-core) not installed: skipping the loggen scenarios")
@@ -1113,8 +1510,9 @@ def main():
     try:
         with rmem:
             for sc in chosen:
-                log(f"{sc.name}: {sc.count:,} messages, {sc.sender} over {sc.transport}, "
-                    f"level {sc.level}, {sc.workers} workers"
+                log(f"{sc.label}: {sc.count:,} messages, {sc.sender} over {sc.transport}, "
+                    f"level {sc.level}"
+                    + (f", peer {sc.peer_command}" if sc.peer else f", {sc.workers} workers")
                     + (f", paced at {sc.rate:,}/s" if sc.rate else ""))
                 r = harness.run(sc)
                 results.append(r)
@@ -1122,6 +1520,12 @@ def main():
                     f"dup {r.duplicated:,} in {r.wall_seconds:.2f} s "
                     f"({r.msgs_per_second:,.0f} msgs/s)" + (f"  ERROR {r.error}" if r.error
                                                              else ""))
+                if r.reader:
+                    log(f"  UDP reader: {int(r.reader['datagrams']):,} of "
+                        f"{r.sender_datagrams or r.sent:,} datagrams, "
+                        f"{float(r.reader['cpu_seconds']):.3f} CPU s, "
+                        f"{int(r.reader['calls']):,} recvmmsg calls, kernel drops "
+                        f"{r.reader.get('kernel_drops', '?')}")
     except KeyboardInterrupt:
         harness.kill_children()
         log("interrupted")
@@ -1132,13 +1536,18 @@ def main():
     target_rows = targets(results, args)
     flush_note = (f"flush size {args.flush_size}" if args.flush_size
                   else "flush size 4 MiB (default)")
+    journal_note = {"on": "journal on (default)", "off": "journal off (--no-journal)",
+                    "both": "each scenario with the journal on, then off"}[args.journal]
     header = (f"machine: {machine_line}\n"
-              f"relay: flush interval {args.flush_interval} s, {flush_note}; target "
-              f"{args.target}; load generator: {args.connections} connections/sockets, "
-              f"threads {args.threads}, {args.size}-byte messages\n"
+              f"relay: flush interval {args.flush_interval} s, {flush_note}, {journal_note}; "
+              f"target {args.target}; load generator: {args.connections} connections/sockets, "
+              f"threads {args.threads}, {args.size}-byte messages, seed {args.seed}\n"
               f"load average before the run: {' '.join(load_before)}\n")
-    if rmem.note and any(s.stream == "udp" for s in chosen):
-        header += f"udp: {rmem.note}\n"
+    if any(s.stream == "udp" for s in chosen):
+        header += (f"udp: {rmem.note}; UDP yardstick: kinesyslog_udp_reader, recvmmsg 32 a call, "
+                   f"--coalesce-us {args.reader_coalesce_us}\n")
+    for name, command in dict((s.peer, s.peer_command) for s in chosen if s.peer).items():
+        header += f"peer {name}: {command}\n"
     print()
     print(header)
     print(table)
@@ -1155,12 +1564,13 @@ def main():
     write_csv(csv_path, results)
     png = write_plot(out, results, f"kinesyslog: {args.size}-byte syslog messages over TCP "
                      f"(octet counting), {machine['cpus']} CPUs, {time.strftime('%Y-%m-%d')}")
+    notes = notes_lines(results)
     (out / "results.txt").write_text(header + "\n" + table + "\n\n" + targets_text(target_rows)
-                                     + "\n")
+                                     + "\n" + "".join(f"\n{line}" for line in notes)
+                                     + ("\n" if notes else ""))
     print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {elapsed:.0f} s")
 
     if args.update_readme:
-        notes = notes_lines(results)
         block = (f"Measured {time.strftime('%Y-%m-%d')} with `/usr/bin/python3 bench/harness.py "
                  f"{' '.join(sys.argv[1:])}`\n\n"
                  + "".join(f"- {line}\n" for line in header.strip().splitlines()) + "\n"
@@ -1176,7 +1586,64 @@ def main():
         return 2
     if any(r.failed for r in results):
         return 1
+    if args.smoke:
+        problems = smoke_problems(results)
+        for problem in problems:
+            print(f"smoke: FAIL {problem}")
+        if problems:
+            return 1
     return 0
+
+
+def peer_scenarios(args, known, relay_bin):
+    """The --peer rows: one per peer and scenario of --peer-scenario (tcp-octet-l1 unless
+    given). --smoke without --peer runs our own relay as the peer "self". Raises ValueError
+    for a malformed option."""
+    peer_specs = [peers.parse_assignment(text, "--peer") for text in args.peer]
+    if args.smoke and not peer_specs:
+        name, template = SMOKE_PEER
+        peer_specs = [(name, template.replace("{relay}", shlex.quote(str(relay_bin))))]
+    names = [name for name, _command in peer_specs]
+    if len(set(names)) != len(names):
+        raise ValueError("--peer: each peer needs its own NAME")
+    wanted = {}
+    for text in args.peer_scenario:
+        name, value = peers.parse_assignment(text, "--peer-scenario")
+        if name not in names:
+            raise ValueError(f"--peer-scenario {text!r}: no --peer named {name}")
+        wanted[name] = [v.strip() for v in value.split(",") if v.strip()]
+    rows = []
+    for name, command in peer_specs:
+        peers.expand_command(command, {k: "x" for k in peers.PLACEHOLDERS})  # check it now
+        for scenario in wanted.get(name, ["tcp-octet-l1"]):
+            if scenario not in known:
+                raise ValueError(f"--peer-scenario: unknown scenario {scenario}")
+            if known[scenario].sender != "loadgen":
+                raise ValueError(f"--peer-scenario: {scenario} is not our load generator's; "
+                                 "a peer's messages are counted by their run=ID seq=N")
+            rows.append(replace(known[scenario], peer=name, peer_command=command, sweep=False))
+    return rows
+
+
+def smoke_problems(results):
+    """What --smoke checks beyond loss (so that CI notices when a part of the harness stops
+    working): every UDP row's reader received every datagram sent; every row of our relay's
+    output, the --peer rows running it included, has a compression share; at least one peer
+    row ran."""
+    problems = []
+    for r in results:
+        sc = r.scenario
+        if sc.stream == "udp" and int(r.reader.get("datagrams", -1)) != r.sender_datagrams:
+            problems.append(f"{sc.label}: the UDP reader received "
+                            f"{r.reader.get('datagrams', 'nothing')} of {r.sender_datagrams} "
+                            "datagrams")
+        if r.records_format and not r.has_share:
+            problems.append(f"{sc.label}: no compression share measured")
+        if sc.peer and r.delivered != r.sent:
+            problems.append(f"{sc.label}: the peer delivered {r.delivered} of {r.sent}")
+    if not any(r.scenario.peer for r in results):
+        problems.append("no --peer row ran")
+    return problems
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@
 // monotonic clock, in batches of at most ~250 µs worth. A thread that stalls catches up at
 // most 1 ms worth and slips its schedule by the rest instead of bursting; the slip is reported.
 //
-// Output: one JSON line on stdout. Exit 0 on success, 1 when a connection fails, 2 for a usage
+// Padding: each message's text after the sequence number is copied from a fixed pool at offsets
+// drawn per thread; --seed fixes the draws, so two runs with one seed send the same bytes.
+//
+// Output: one JSON line on stdout (over UDP, `datagrams` counts the datagrams sent: a chunked
+// GELF message takes several). Exit 0 on success, 1 when a connection fails, 2 for a usage
 // error.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -82,6 +86,7 @@ struct Options {
   unsigned batch = 0;  // messages per send call; 0: chosen from the transport and the rate
   std::string runId;
   uint64_t startSeq = 0;
+  uint64_t seed = 0;  // 0: from the clock
   size_t chunkSize = 1420;
   std::string caFile;
   std::string certFile;
@@ -530,6 +535,7 @@ class Pacer {
 
 struct ThreadResult {
   uint64_t sent = 0;
+  uint64_t datagrams = 0;  // UDP: datagrams handed to the kernel (a chunked message takes several)
   uint64_t bytes = 0;
   uint64_t errors = 0;
   uint64_t endNs = 0;     // when the last message was handed to the kernel
@@ -552,7 +558,8 @@ class Sender {
         index_(index),
         streams_(std::move(streams)),
         datagramFds_(std::move(datagramFds)),
-        rng_(0x9e3779b97f4a7c15u * (index + 1) ^ static_cast<uint64_t>(monotonicNs())) {}
+        rng_(0x9e3779b97f4a7c15u * (index + 1) ^
+             (options.seed != 0 ? options.seed : static_cast<uint64_t>(monotonicNs()))) {}
 
   ~Sender() {
     for (const int fd : datagramFds_) close(fd);
@@ -764,6 +771,7 @@ class Sender {
         continue;
       }
       for (int k = 0; k < sent; ++k) result_.bytes += headers_[done + k].msg_len;
+      result_.datagrams += static_cast<uint64_t>(sent);
       done += static_cast<size_t>(sent);
     }
     result_.sent += count - skipped - failedMessages;
@@ -883,6 +891,10 @@ std::optional<int> parseOptions(int argc, char** argv, Options& o) {
   app.add_option("--start-seq", o.startSeq, "First sequence number")
       ->check(CLI::Range(uint64_t{0}, kMaxSeq))
       ->capture_default_str();
+  app.add_option("--seed", o.seed,
+                 "Seed of the padding picks: the same seed sends the same bytes (0: from the "
+                 "clock)")
+      ->capture_default_str();
   app.add_option("--chunk-size", o.chunkSize, "GELF chunk payload bytes (chunked encodings)")
       ->check(CLI::Range(size_t{1}, kMaxUdpPayload - kGelfChunkHeader))
       ->capture_default_str();
@@ -987,6 +999,7 @@ int run(int argc, char** argv) {
   for (const auto& sender : senders) {
     const ThreadResult& r = sender->result();
     total.sent += r.sent;
+    total.datagrams += r.datagrams;
     total.bytes += r.bytes;
     total.errors += r.errors;
     total.endNs = std::max(total.endNs, r.endNs);
@@ -1007,13 +1020,14 @@ int run(int argc, char** argv) {
       "{\"sent\":%llu,\"seconds\":%.6f,\"rate\":%.1f,\"bytes\":%llu,\"transport\":\"%s\","
       "\"errors\":%llu%s,\"size\":%zu,\"threads\":%u,\"connections\":%u,\"target_rate\":%.1f,"
       "\"pacing_slip_seconds\":%.6f,\"closed_seconds\":%.6f,\"run_id\":\"%s\","
-      "\"start_seq\":%llu}\n",
+      "\"start_seq\":%llu,\"datagrams\":%llu}\n",
       static_cast<unsigned long long>(total.sent), seconds,
       seconds > 0 ? static_cast<double>(total.sent) / seconds : 0.0,
       static_cast<unsigned long long>(total.bytes), transportName(options.transport),
       static_cast<unsigned long long>(total.errors), extra.c_str(), options.size, options.threads,
       options.connections, options.rate, total.slipSeconds, closedSeconds, options.runId.c_str(),
-      static_cast<unsigned long long>(options.startSeq));
+      static_cast<unsigned long long>(options.startSeq),
+      static_cast<unsigned long long>(total.datagrams));
   std::fflush(stdout);
   return total.connectionFailed ? 1 : 0;
 }

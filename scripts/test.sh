@@ -2,8 +2,8 @@
 # The whole test suite, as CI runs it (.ci/run): the release build and its unit tests; the unit
 # tests under AddressSanitizer + UndefinedBehaviorSanitizer (built in a clean copy of the
 # repository, so a test that reads outside the repository fails) and under ThreadSanitizer; a fuzz
-# smoke run of every fuzz target over its corpus; the benchmark harness smoke run; and the
-# integration tests against real senders three times: with the release relay, the ASan+UBSan
+# smoke run of every fuzz target over its corpus; the benchmark harness's tests and smoke run;
+# and the integration tests against real senders three times: with the release relay, the ASan+UBSan
 # relay and the TSan relay (a sanitizer report fails the test; tests/integration/conftest.py).
 #
 # Every build goes through ccache (scripts/build.sh). The integration suites mostly wait on
@@ -122,12 +122,19 @@ asan_unit_tests_in_clean_copy() {
     scripts/unit-tests-in-clean-copy.sh --sanitize=address
 }
 
+# The harness's own tests (its parsing helpers, --peer rows against small peers that deliver or
+# lose messages), then its smoke run: 5 scenarios, the UDP reader, our relay as a --peer.
+harness_smoke() {
+  /usr/bin/python3 -m pytest bench/harness_test.py -q -rfE -p no:cacheprovider &&
+    /usr/bin/python3 bench/harness.py --smoke
+}
+
 # The TSan integration suite is the longest stage: it starts as early as its build allows.
 run "release build (-Werror)" scripts/build.sh
 run "help matches README" /usr/bin/python3 scripts/check-help-matches-readme.py
 run "function length, tests beside code" /usr/bin/python3 scripts/check-function-length.py
 run "unit tests (release)" ctest --test-dir build/release -j2 --timeout 300
-run "harness smoke" /usr/bin/python3 bench/harness.py --smoke
+run "harness smoke" harness_smoke
 start "integration (release relay)" integration "$PWD/build/release/kinesyslog"
 run "TSan build" scripts/build.sh --sanitize=thread
 start "integration (TSan relay)" integration "$PWD/build/tsan/kinesyslog"
