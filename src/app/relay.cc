@@ -425,7 +425,7 @@ void Relay::openListeners() {
     auto worker = std::make_unique<net::Worker>(options, *encoders_, *backpressure_,
                                                 journals_.empty() ? nullptr : journals_[i].get());
     for (size_t p = 0; p < udpPorts_.size(); ++p) {
-      if (i < udpSockets[p].size()) worker->addUdpSocket(udpSockets[p][i], udpPorts_[p], ipv6);
+      if (i < udpSockets[p].size()) worker->addUdpSocket(udpSockets[p][i], udpPorts_[p]);
     }
     for (uint16_t port : tcpPorts_) {
       worker->addTcpListener(net::openReusePortSocket(o_.address, port, net::Transport::kTcp), port,

@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <asio/ip/udp.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -11,6 +10,7 @@
 
 #include "metrics/listener_counters.h"
 #include "net/datagram_protocol.h"
+#include "net/datagram_wakeup.h"
 #include "net/loop_timer.h"
 
 namespace kinesyslog::net {
@@ -27,7 +27,11 @@ class WorkerContext;
 // every chunk of one address reaches this receiver.
 class UdpReceiver {
  public:
-  UdpReceiver(WorkerContext& worker, int fd, uint16_t port, bool ipv6);
+  // Takes ownership of the bound socket `fd`.
+  UdpReceiver(WorkerContext& worker, int fd, uint16_t port);
+  ~UdpReceiver();
+  UdpReceiver(const UdpReceiver&) = delete;
+  UdpReceiver& operator=(const UdpReceiver&) = delete;
   void start();
   // Shutdown: reads what the kernel still holds, then closes the socket.
   void drainAndClose();
@@ -39,7 +43,7 @@ class UdpReceiver {
   };
   void waitReadable();
   void readAndRearm();
-  void countKernelDrops(const msghdr& header);
+  void countKernelDrops();
   // Reads up to `maxBatches` recvmmsg batches.
   [[nodiscard]] ReadResult readBatches(int maxBatches);
 
@@ -54,7 +58,8 @@ class UdpReceiver {
   static constexpr size_t kDatagramBytes = 65536;  // the largest UDP payload fits
 
   WorkerContext& worker_;
-  asio::ip::udp::socket socket_;
+  int fd_;  // -1 once closed
+  DatagramWakeup wakeup_;
   LoopTimer coalesceTimer_;
   uint16_t port_;
   std::shared_ptr<metrics::ListenerCounters> counters_;
@@ -62,10 +67,6 @@ class UdpReceiver {
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_storage> addresses_;
-  struct Control {
-    alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(uint32_t))];
-  };
-  std::vector<Control> controls_;
   uint32_t kernelDropsSeen_ = 0;
   sockaddr_storage lastAddress_{};
   socklen_t lastAddressLength_ = 0;

@@ -25,7 +25,7 @@ class UdpReceiverTest : public ::testing::Test {
     ::bind(fd, reinterpret_cast<sockaddr*>(&address_), sizeof address_);
     socklen_t length = sizeof address_;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address_), &length);
-    receiver_ = std::make_unique<UdpReceiver>(world_.context(), fd, 514, false);
+    receiver_ = std::make_unique<UdpReceiver>(world_.context(), fd, 514);
     receiver_->start();
     sender_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   }

@@ -17,8 +17,8 @@ Worker::~Worker() {
   join();
 }
 
-void Worker::addUdpSocket(int fd, uint16_t port, bool ipv6) {
-  udp_.push_back(std::make_unique<UdpReceiver>(context_, fd, port, ipv6));
+void Worker::addUdpSocket(int fd, uint16_t port) {
+  udp_.push_back(std::make_unique<UdpReceiver>(context_, fd, port));
 }
 
 void Worker::addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls) {

@@ -27,7 +27,7 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  void addUdpSocket(int fd, uint16_t port, bool ipv6);
+  void addUdpSocket(int fd, uint16_t port);
   // `tls` non-null: a TLS port whose connections use the holder's current context.
   void addTcpListener(int fd, uint16_t port, bool ipv6, const TlsContextHolder* tls = nullptr);
   // Starts the handlers and the flush tick, and runs the loop on the worker's own thread.
