@@ -1,6 +1,6 @@
 // kinesyslog_udp_reader: the UDP yardstick of the bench harness (docs/design.md "Performance
 // targets", bench/README.md). A bare reader that does what any UDP relay cannot avoid: one socket
-// bound like the relay's (SO_RCVBUF 8 MiB, SO_RXQ_OVFL), read with recvmmsg 32 datagrams a call
+// bound like the relay's (SO_RCVBUF 8 MiB), read with recvmmsg 32 datagrams a call
 // into 64 KiB slots with the source address, and nothing else: the datagrams are discarded. It
 // blocks in poll() when the socket is empty (no spinning: a relay sleeps too) and, like the relay,
 // waits --coalesce-us after a read that emptied the socket, so a paced sender's datagrams are
@@ -18,10 +18,12 @@
 // user + sys (CLOCK_PROCESS_CPUTIME_ID, to the nanosecond; user and sys apart from getrusage
 // RUSAGE_SELF, which may count in ticks) from the wake-up that found the first datagram to the
 // end: the idle wait at the end blocks in poll() and costs nothing measurable. kernel_drops is the
-// kernel's SO_RXQ_OVFL count for this socket (datagrams dropped because its buffer was full).
+// kernel's count of datagrams dropped on this socket because its buffer was full (SO_MEMINFO,
+// read once at the end, outside the measured time).
 // Exit 0 on success, 1 when the socket fails or no datagram arrived before --start-timeout, 2 for
 // a usage error.
 #include <arpa/inet.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -96,10 +98,8 @@ double seconds(const timeval& tv) {
 int openSocket(const Options& o, int& rcvbufGranted) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  int one = 1;
   // Like the relay's listen socket; the kernel caps SO_RCVBUF at net.core.rmem_max.
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o.rcvbuf, sizeof o.rcvbuf);
-  ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(o.port);
@@ -134,8 +134,7 @@ class Reader {
         buffers_(static_cast<size_t>(o.batch) * kDatagramBytes),
         headers_(o.batch),
         iovecs_(o.batch),
-        addresses_(o.batch),
-        controls_(o.batch) {}
+        addresses_(o.batch) {}
 
   // False when the socket failed (errno set).
   bool run(Totals& t) {
@@ -161,6 +160,7 @@ class Reader {
       if (!waitReadable(options_.idleTimeout, t)) break;
     }
     t.cpuSeconds = processCpuSeconds() - cpuBefore;
+    readKernelDrops(t);
     rusage after{};
     getrusage(RUSAGE_SELF, &after);
     t.userSeconds = seconds(after.ru_utime) - seconds(before.ru_utime);
@@ -203,7 +203,6 @@ class Reader {
       if (t.datagrams == 0) first = last;
       t.datagrams += static_cast<uint64_t>(received);
       for (int i = 0; i < received; ++i) t.bytes += headers_[i].msg_len;
-      readKernelDrops(headers_[received - 1].msg_hdr, t);
       total += received;
       if (received < static_cast<int>(options_.batch)) break;
     }
@@ -218,25 +217,19 @@ class Reader {
       headers_[i].msg_hdr.msg_iovlen = 1;
       headers_[i].msg_hdr.msg_name = &addresses_[i];
       headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      headers_[i].msg_hdr.msg_control = controls_[i].bytes;
-      headers_[i].msg_hdr.msg_controllen = sizeof controls_[i].bytes;
     }
   }
 
-  // SO_RXQ_OVFL: the socket's cumulative drop count rides on each datagram (socket(7)).
-  static void readKernelDrops(const msghdr& header, Totals& t) {
-    for (const cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
-         c = CMSG_NXTHDR(const_cast<msghdr*>(&header), const_cast<cmsghdr*>(c))) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-        std::memcpy(&t.kernelDrops, CMSG_DATA(c), sizeof t.kernelDrops);
-        return;
-      }
+  // The socket's cumulative drop count (sock_diag's SK_MEMINFO_DROPS), read once at the end,
+  // outside the measured reading, as the relay reads it once per wake-up.
+  void readKernelDrops(Totals& t) const {
+    uint32_t memory[SK_MEMINFO_VARS] = {};
+    socklen_t length = sizeof memory;
+    if (::getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, memory, &length) == 0 &&
+        length > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+      t.kernelDrops = memory[SK_MEMINFO_DROPS];
     }
   }
-
-  struct Control {
-    alignas(cmsghdr) char bytes[CMSG_SPACE(sizeof(uint32_t))];
-  };
 
   int fd_;
   const Options& options_;
@@ -244,7 +237,6 @@ class Reader {
   std::vector<mmsghdr> headers_;
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_storage> addresses_;
-  std::vector<Control> controls_;
 };
 
 int run(int argc, char** argv) {

@@ -100,9 +100,10 @@ def test_full_spool_pauses_tcp_and_drops_udp(relays, dirs, output):
 
 def test_datagrams_the_kernel_drops_are_counted(relays, output):
     """A relay that cannot read (stopped here with SIGSTOP) loses datagrams in the kernel once
-    the socket buffers are full; SO_RXQ_OVFL makes the relay count every one of them. The
-    kernel reports its count with the datagrams queued after the drops, so the sender goes on
-    sending (from the same socket: the same SO_REUSEPORT socket receives them)."""
+    the socket buffers are full; the socket's drop count (SO_MEMINFO) makes the relay count every
+    one of them. The relay reads it when it wakes to read datagrams queued after the drops, so
+    the sender goes on sending (from the same socket: the same SO_REUSEPORT socket receives
+    them)."""
     import signal
     import socket
 

@@ -81,7 +81,7 @@ def test_disk_full_pauses_tcp_counts_udp_drops_and_resumes(relays, dirs, tmp_pat
             senders.stop_event.set()
             senders.join()
 
-        # SO_RXQ_OVFL reports a socket's kernel drops with the next datagram it delivers: a few
+        # The relay reads a socket's kernel drop count when it wakes to read that socket: a few
         # more from the burst's source port (so the same one of the relay's sockets).
         trailer = [f"dz-{i}" for i in range(20)]
         for i in trailer:
