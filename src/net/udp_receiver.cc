@@ -75,64 +75,67 @@ void UdpReceiver::readAndRearm() {
 UdpReceiver::ReadResult UdpReceiver::readBatches(int maxBatches) {
   countKernelDrops();
   ReadResult result;
+  for (int round = 0; round < maxBatches && !result.dry; ++round) readBatch(result);
+  // One journal write per wake-up (up to maxBatches recvmmsg calls; TCP writes one per wake-up of
+  // up to four reads), before the messages are counted as received. A write per call was most of
+  // the relay's write(2) calls over paced UDP.
+  worker_.batcher().commitJournal();
   using metrics::Counter;
   auto& counters = metrics::counters();
-  for (int round = 0; round < maxBatches; ++round) {
-    for (unsigned i = 0; i < kBatch; ++i) {
-      iovecs_[i] = {buffers_.data() + i * kDatagramBytes, kDatagramBytes};
-      headers_[i].msg_hdr = {};
-      headers_[i].msg_hdr.msg_iov = &iovecs_[i];
-      headers_[i].msg_hdr.msg_iovlen = 1;
-      headers_[i].msg_hdr.msg_name = &addresses_[i];
-      headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-    }
-    int received = ::recvmmsg(fd_, headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
-    if (received <= 0) {
-      if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        worker_.problems().report(metrics::Problem::kConnectionError,
-                                  worker_.clock().monotonicMicros(),
-                                  std::string("UDP receive: ") + std::strerror(errno));
-      }
-      result.dry = true;
-      return result;
-    }
-    result.datagrams += static_cast<size_t>(received);
-    counters.add(Counter::kUdpDatagrams, static_cast<uint64_t>(received));
-    if (worker_.backpressure().spoolFull()) {
-      counters.add(Counter::kUdpDropped, static_cast<uint64_t>(received));
-      worker_.problems().report(metrics::Problem::kUdpDroppedSpoolFull,
-                                worker_.clock().monotonicMicros(), "spool full; datagrams dropped");
-      continue;
-    }
-    const int64_t receiveMicros = worker_.clock().nowMicros();
-    const int64_t monotonic = worker_.clock().monotonicMicros();
-    uint64_t messages = 0, bytes = 0;
-    for (int i = 0; i < received; ++i) {
-      const msghdr& header = headers_[i].msg_hdr;
-      if (header.msg_namelen != lastAddressLength_ ||
-          std::memcmp(&addresses_[i], &lastAddress_, header.msg_namelen) != 0) {
-        lastAddressLength_ = header.msg_namelen;
-        std::memcpy(&lastAddress_, &addresses_[i], header.msg_namelen);
-        lastSource_ = addressText(&addresses_[i], header.msg_namelen);
-      }
-      std::string_view datagram(buffers_.data() + static_cast<size_t>(i) * kDatagramBytes,
-                                headers_[i].msg_len);
-      bytes += datagram.size();
-      messages += protocol_->feed(datagram, DatagramRead{lastSource_, receiveMicros, monotonic});
-    }
-    // One journal write per recvmmsg call, before the messages are counted as received.
-    worker_.batcher().commitJournal();
-    counters.add(Counter::kMessagesReceived, messages);
-    counters.add(Counter::kBytesReceived, bytes);
-    counters_->addMessages(messages);
-    counters_->addBytes(bytes);
-    protocol_->publishCounters(monotonic, lastSource_);
-    if (received < static_cast<int>(kBatch)) {
-      result.dry = true;
-      return result;
-    }
-  }
+  counters.add(Counter::kMessagesReceived, result.messages);
+  counters.add(Counter::kBytesReceived, result.bytes);
+  counters_->addMessages(result.messages);
+  counters_->addBytes(result.bytes);
+  if (result.datagrams > 0) protocol_->publishCounters(result.monotonic, lastSource_);
   return result;
+}
+
+void UdpReceiver::readBatch(ReadResult& result) {
+  for (unsigned i = 0; i < kBatch; ++i) {
+    iovecs_[i] = {buffers_.data() + i * kDatagramBytes, kDatagramBytes};
+    headers_[i].msg_hdr = {};
+    headers_[i].msg_hdr.msg_iov = &iovecs_[i];
+    headers_[i].msg_hdr.msg_iovlen = 1;
+    headers_[i].msg_hdr.msg_name = &addresses_[i];
+    headers_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+  }
+  const int received = ::recvmmsg(fd_, headers_.data(), kBatch, MSG_DONTWAIT, nullptr);
+  if (received <= 0) {
+    if (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      worker_.problems().report(metrics::Problem::kConnectionError,
+                                worker_.clock().monotonicMicros(),
+                                std::string("UDP receive: ") + std::strerror(errno));
+    }
+    result.dry = true;
+    return;
+  }
+  using metrics::Counter;
+  auto& counters = metrics::counters();
+  result.datagrams += static_cast<size_t>(received);
+  result.dry = received < static_cast<int>(kBatch);
+  counters.add(Counter::kUdpDatagrams, static_cast<uint64_t>(received));
+  result.monotonic = worker_.clock().monotonicMicros();
+  if (worker_.backpressure().spoolFull()) {
+    counters.add(Counter::kUdpDropped, static_cast<uint64_t>(received));
+    worker_.problems().report(metrics::Problem::kUdpDroppedSpoolFull, result.monotonic,
+                              "spool full; datagrams dropped");
+    return;
+  }
+  const int64_t receiveMicros = worker_.clock().nowMicros();
+  for (int i = 0; i < received; ++i) {
+    const msghdr& header = headers_[i].msg_hdr;
+    if (header.msg_namelen != lastAddressLength_ ||
+        std::memcmp(&addresses_[i], &lastAddress_, header.msg_namelen) != 0) {
+      lastAddressLength_ = header.msg_namelen;
+      std::memcpy(&lastAddress_, &addresses_[i], header.msg_namelen);
+      lastSource_ = addressText(&addresses_[i], header.msg_namelen);
+    }
+    std::string_view datagram(buffers_.data() + static_cast<size_t>(i) * kDatagramBytes,
+                              headers_[i].msg_len);
+    result.bytes += datagram.size();
+    result.messages +=
+        protocol_->feed(datagram, DatagramRead{lastSource_, receiveMicros, result.monotonic});
+  }
 }
 
 // The kernel counts the datagrams it dropped on this socket (its buffer full), cumulative, and

@@ -39,13 +39,18 @@ class UdpReceiver {
  private:
   struct ReadResult {
     size_t datagrams = 0;
-    bool dry = false;  // the socket had no more
+    uint64_t messages = 0;  // events made from them
+    uint64_t bytes = 0;     // of the datagrams turned into events
+    int64_t monotonic = 0;  // when the last batch was read
+    bool dry = false;       // the socket had no more
   };
   void waitReadable();
   void readAndRearm();
   void countKernelDrops();
-  // Reads up to `maxBatches` recvmmsg batches.
+  // Reads up to `maxBatches` recvmmsg batches, then writes their messages to the journal.
   [[nodiscard]] ReadResult readBatches(int maxBatches);
+  // One recvmmsg call; adds what it read to `result`.
+  void readBatch(ReadResult& result);
 
   static constexpr unsigned kBatch = 32;
   // After a wake-up that found less than a batch, the next read waits this long instead of
