@@ -68,6 +68,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Counter::kCount)> kNa
     "journal_corrupt_segments",
     "shutdown_unspooled_messages",
     "internal_errors",
+    "compression_cpu_microseconds",
 };
 }  // namespace
 

@@ -77,6 +77,7 @@ enum class Counter : size_t {
   kJournalCorruptSegments,   // segments with a damaged or torn frame (read up to it)
   kShutdownUnspooledMessages,  // in memory when the shutdown grace ran out (disk failing)
   kInternalErrors,  // states the code holds impossible, met and survived (metrics/internal_error.h)
+  kCompressionCpuMicros,  // thread CPU time the encoders spent inside the compressor
   kCount
 };
 

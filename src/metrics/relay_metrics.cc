@@ -26,6 +26,8 @@ struct CounterExport {
 };
 
 constexpr std::string_view kDropped = "kinesyslog_messages_dropped_total";
+// Counted in microseconds, exported in seconds (Prometheus' base unit).
+constexpr std::string_view kCompressionCpu = "kinesyslog_compression_cpu_seconds_total";
 constexpr std::string_view kTls = "kinesyslog_tls_handshakes_total";
 constexpr std::string_view kRejected = "kinesyslog_tls_clients_rejected_total";
 constexpr std::string_view kProxy = "kinesyslog_proxy_headers_total";
@@ -151,6 +153,8 @@ constexpr std::array kExports = {
     CounterExport{Counter::kInternalErrors, "kinesyslog_internal_errors_total", "counter",
                   "States the relay holds impossible, met and survived: a bug, logged with its "
                   "source line"},
+    CounterExport{
+        Counter::kCompressionCpuMicros, kCompressionCpu, "counter", "", {}, {}, /*elsewhere=*/true},
 };
 
 static_assert(kExports.size() == static_cast<size_t>(Counter::kCount),
@@ -179,6 +183,10 @@ void renderCounters(Exposition& out) {
       out.sample(e.family, {{e.labelName, e.labelValue}}, c.get(e.counter));
     }
   }
+  out.family(kCompressionCpu, "counter",
+             "CPU time the encoder threads spent compressing records, in seconds: with "
+             "process_cpu_seconds_total, the share of the relay's CPU that compression takes");
+  out.sample(kCompressionCpu, {}, static_cast<double>(c.get(Counter::kCompressionCpuMicros)) / 1e6);
 }
 
 void renderListeners(Exposition& out, const RelaySnapshot& s) {

@@ -1,5 +1,6 @@
 #include "metrics/relay_metrics.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <set>
@@ -61,6 +62,17 @@ TEST(RelayMetrics, ListenersAreSummedOverWorkers) {
             std::string::npos);
   EXPECT_NE(text.find("kinesyslog_message_bytes_total{transport=\"tcp\",port=\"6514\"} 40\n"),
             std::string::npos);
+}
+
+TEST(RelayMetrics, CompressionCpuIsExportedInSeconds) {
+  const uint64_t micros = counters().get(Counter::kCompressionCpuMicros);
+  counters().add(Counter::kCompressionCpuMicros, 1'500'000);
+  const std::string text = renderMetrics(RelaySnapshot{});
+  const std::string expected = fmt::format("kinesyslog_compression_cpu_seconds_total {}\n",
+                                           static_cast<double>(micros + 1'500'000) / 1e6);
+  EXPECT_NE(text.find("# TYPE kinesyslog_compression_cpu_seconds_total counter\n"),
+            std::string::npos);
+  EXPECT_NE(text.find(expected), std::string::npos) << expected;
 }
 
 TEST(RelayMetrics, FirehoseErrorCodesAreLabels) {

@@ -109,7 +109,7 @@ void EncoderPool::run() {
   RecordEncoder encoder(owner_, compressionLevel_);
   SpoolingSink sink(spool_, giveUp_);
   uint64_t reportedJson = 0, reportedFed = 0, reportedRecords = 0, reportedResplits = 0,
-           reportedOversize = 0;
+           reportedOversize = 0, reportedCompressNanos = 0;
   for (;;) {
     SourceBatch batch;
     {
@@ -151,6 +151,10 @@ void EncoderPool::run() {
     reportedResplits = c.resplits;
     counters.add(metrics::Counter::kEventsOversizeDropped, c.oversizeEvents - reportedOversize);
     reportedOversize = c.oversizeEvents;
+    // Whole microseconds are reported; the remainder waits for the next batch.
+    const uint64_t compressMicros = (c.compressCpuNanos - reportedCompressNanos) / 1000;
+    counters.add(metrics::Counter::kCompressionCpuMicros, compressMicros);
+    reportedCompressNanos += compressMicros * 1000;
     {
       std::lock_guard lock(mutex_);
       --busy_;

@@ -27,6 +27,7 @@ struct EncoderCounters {
   uint64_t compressedBytesOut = 0;  // gzip bytes of those records
   uint64_t resplits = 0;            // records over the limit once compressed, split and redone
   uint64_t oversizeEvents = 0;      // events dropped: alone in a record and still over the limit
+  uint64_t compressCpuNanos = 0;    // this thread's CPU time inside the compressor
 };
 
 // Receives finished records, in event order, on the encoding thread.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <time.h>
 
 #include <cstdio>
 #include <random>
@@ -215,6 +216,24 @@ TEST(RecordEncoderTest, ExactJsonLayout) {
   EXPECT_EQ(decodeAll(sink, kMaxRecordBytes, batch, seen), expectedEvents(batch));
   EXPECT_EQ(encoder.counters().jsonBytes, json->size());
   EXPECT_EQ(encoder.counters().compressedBytesFed, json->size());
+}
+
+// The compressor's CPU time is counted (exported as kinesyslog_compression_cpu_seconds_total):
+// more than nothing for megabytes of JSON, and never more than the thread spent in encode().
+TEST(RecordEncoderTest, CountsTheCpuTimeSpentCompressing) {
+  RecordEncoder encoder("000000000000", 6);
+  std::mt19937 rng(7);
+  SourceBatch batch = makeBatch();
+  for (int64_t i = 0; i < 20'000; ++i) batch.addEvent(1519247270240 + i, typicalLine(rng, i));
+  timespec start{}, end{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+  CollectingSink sink;
+  encoder.encode(batch, sink);
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+  const int64_t threadNanos =
+      (end.tv_sec - start.tv_sec) * 1'000'000'000LL + (end.tv_nsec - start.tv_nsec);
+  EXPECT_GT(encoder.counters().compressCpuNanos, 0u);
+  EXPECT_LE(encoder.counters().compressCpuNanos, static_cast<uint64_t>(threadNanos));
 }
 
 TEST(RecordEncoderTest, EmptyBatchEmitsNothing) {
