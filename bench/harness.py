@@ -204,6 +204,29 @@ class Result:
         return (self.yardstick["cpu_seconds"] + reader) / self.cpu_seconds
 
     @property
+    def compression_cpu_seconds(self):
+        """CPU the relay's encoders spent in the compressor during the run (its own count,
+        kinesyslog_compression_cpu_seconds_total); None for a relay that does not count it."""
+        micros = self.counters.get("compression_cpu_microseconds") if self.counters else None
+        return micros / 1e6 if micros is not None else None
+
+    @property
+    def in_run_share(self):
+        """As compression_share, with the relay's own compression CPU in place of the yardstick:
+        both parts measured at the same moments on the same cores, so the machine's speed drift
+        between the run and the yardstick (on shared virtual machines, tens of percent within
+        minutes) cancels out. Over UDP the reader's CPU is added as for the yardstick."""
+        compression = self.compression_cpu_seconds
+        if compression is None or self.cpu_seconds <= 0 or not self.records_format:
+            return None
+        reader = 0.0
+        if self.scenario.stream == "udp":
+            if self.reader_cpu_used is None:
+                return None
+            reader = self.reader_cpu_used
+        return (compression + reader) / self.cpu_seconds
+
+    @property
     def failed(self):
         return bool(self.error) or (self.scenario.must_not_lose and self.missing > 0)
 
@@ -1071,6 +1094,10 @@ def share_cell(r):
     return f"{r.compression_share:.2f}" if r.has_share and r.records_format else "-"
 
 
+def in_run_share_cell(r):
+    return f"{r.in_run_share:.2f}" if r.in_run_share is not None else "-"
+
+
 BASE_COLUMNS = [
     # (header, width, format(result))
     ("scenario", 19, lambda r: r.scenario.name),
@@ -1085,6 +1112,7 @@ BASE_COLUMNS = [
     ("B/msg", 6, lambda r: f"{r.bytes_per_message:.1f}"),
     ("fed/json", 8, lambda r: f"{r.fed_over_json:.3f}" if r.counters else "-"),
     ("comp share", 10, share_cell),
+    ("in-run share", 12, in_run_share_cell),
 ]
 RELAY_COLUMN = ("relay", 10, lambda r: r.scenario.relay)
 JOURNAL_COLUMN = ("journal", 7, lambda r: journal_cell(r))
@@ -1119,7 +1147,7 @@ def text_table(results):
 def markdown_table(results):
     cols = columns(results)
     right = {"sent", "delivered", "missing", "dup", "wall s", "msgs/s", "CPU s/M", "RSS MiB",
-             "B/msg", "fed/json", "comp share"}
+             "B/msg", "fed/json", "comp share", "in-run share"}
     lines = ["| " + " | ".join(h for h, _w, _f in cols) + " |",
              "| " + " | ".join("---:" if h in right else "---" for h, _w, _f in cols) + " |"]
     for r in results:
@@ -1240,6 +1268,12 @@ CSV_FIELDS = [
     ("yardstick_cpu_seconds", lambda r: r.yardstick.get("cpu_seconds", "")),
     ("compression_only_share",
      lambda r: f"{r.compression_only_share:.4f}" if r.yardstick else ""),
+    ("relay_compression_cpu_seconds",
+     lambda r: f"{r.compression_cpu_seconds:.3f}" if r.compression_cpu_seconds is not None else ""),
+    ("in_run_share", lambda r: f"{r.in_run_share:.4f}" if r.in_run_share is not None else ""),
+    ("yardstick_over_relay_compression",
+     lambda r: (f"{r.yardstick['cpu_seconds'] / r.compression_cpu_seconds:.3f}"
+                if r.yardstick and r.compression_cpu_seconds else "")),
     ("reader_datagrams", reader_field("datagrams")),
     ("reader_bytes", reader_field("bytes")),
     ("reader_calls", reader_field("calls")),

@@ -352,3 +352,20 @@ def argparse_defaults():
     class Args:
         flush_size = None
     return Args()
+
+
+def test_in_run_share_uses_the_relays_own_compression_cpu_and_the_reader_over_udp():
+    tcp = sweep_result("tcp-octet-l1", 2, 1, True, 500_000)
+    tcp.cpu_seconds = 4.0
+    tcp.counters = {"compression_cpu_microseconds": 3_000_000}
+    assert tcp.in_run_share == pytest.approx(0.75)
+    assert harness.in_run_share_cell(tcp) == "0.75"
+    tcp.counters = {}  # a relay that does not count it
+    assert tcp.in_run_share is None and harness.in_run_share_cell(tcp) == "-"
+    udp = harness.Result(harness.Scenario("udp-paced-l1", "loadgen", "udp", level=1, workers=2,
+                                          count=10), sent=10, delivered=10, wall_seconds=1.0,
+                         cpu_seconds=4.0)
+    udp.counters = {"compression_cpu_microseconds": 2_000_000}
+    assert udp.in_run_share is None  # the reader has not run: no UDP share without it
+    udp.reader_cpu_used = 0.4
+    assert udp.in_run_share == pytest.approx(0.6)
