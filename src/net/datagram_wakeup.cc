@@ -1,4 +1,3 @@
-// Covered by udp_receiver_test.cc and datagram_wakeup_test.cc.
 #include "net/datagram_wakeup.h"
 
 #include <sys/epoll.h>
