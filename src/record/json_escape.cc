@@ -17,21 +17,23 @@ constexpr bool isPlainAscii(unsigned char c) {
   return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+#if defined(__SSE2__)
+// One bit per byte of `v` that is not plain ASCII. A signed compare against 0x20 catches both
+// control characters (0x00-0x1F) and bytes 0x80-0xFF, which are negative as int8.
+inline int specialBytes(__m128i v) {
+  const __m128i special = _mm_or_si128(
+      _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+  return _mm_movemask_epi8(special);
+}
+#endif
+
 // Returns a pointer to the first byte in [p, end) that is not plain ASCII, or end. This is
 // the hot loop: syslog text is almost all plain ASCII.
 const unsigned char* skipPlain(const unsigned char* p, const unsigned char* end) {
 #if defined(__SSE2__)
-  const __m128i kSpace = _mm_set1_epi8(0x20);
-  const __m128i kQuote = _mm_set1_epi8('"');
-  const __m128i kBackslash = _mm_set1_epi8('\\');
   while (end - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // A signed compare against 0x20 catches both control characters (0x00-0x1F) and bytes
-    // 0x80-0xFF, which are negative as int8.
-    const __m128i special =
-        _mm_or_si128(_mm_cmplt_epi8(v, kSpace),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, kQuote), _mm_cmpeq_epi8(v, kBackslash)));
-    const int mask = _mm_movemask_epi8(special);
+    const int mask = specialBytes(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
     p += 16;
   }
@@ -89,9 +91,9 @@ constexpr size_t kMaxEscapedBytes = 6;
 // Room after the output for whole 16-byte stores of plain runs.
 constexpr size_t kStoreSlack = 16;
 
-// Writes the escape of plain-ASCII-breaking byte `c` (below 0x20, `"` or `\`) at `o`; returns
-// the end of what it wrote.
-char* writeAsciiEscape(char* o, unsigned char c) {
+// Writes the escape of control character `c` (below 0x20) at `o`; returns the end of what it
+// wrote. Quotes and backslashes are escaped by the caller, in its hot path.
+char* writeControlEscape(char* o, unsigned char c) {
   o[0] = '\\';
   switch (c) {
     case '\b':
@@ -108,10 +110,6 @@ char* writeAsciiEscape(char* o, unsigned char c) {
       return o + 2;
     case '\t':
       o[1] = 't';
-      return o + 2;
-    case '"':
-    case '\\':
-      o[1] = static_cast<char>(c);
       return o + 2;
     default:
       o[1] = 'u';
@@ -138,16 +136,10 @@ char* writeInvalidByte(char* o, unsigned char c) {
 // bytes of room), so a run costs no call and no length-dependent copy.
 void copyPlain(const unsigned char*& p, const unsigned char* end, char*& o) {
 #if defined(__SSE2__)
-  const __m128i kSpace = _mm_set1_epi8(0x20);
-  const __m128i kQuote = _mm_set1_epi8('"');
-  const __m128i kBackslash = _mm_set1_epi8('\\');
   while (end - p >= 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), v);
-    const __m128i special =
-        _mm_or_si128(_mm_cmplt_epi8(v, kSpace),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, kQuote), _mm_cmpeq_epi8(v, kBackslash)));
-    const int mask = _mm_movemask_epi8(special);
+    const int mask = specialBytes(v);
     if (mask != 0) {
       const int plain = __builtin_ctz(static_cast<unsigned>(mask));
       p += plain;
@@ -191,7 +183,7 @@ void appendJsonEscaped(std::string& out, std::string_view bytes) {
       o += 2;
       ++p;
     } else if (c < 0x80) {
-      o = writeAsciiEscape(o, c);
+      o = writeControlEscape(o, c);
       ++p;
     } else if (const size_t length = wellFormedLength(p, end); length != 0) {
       std::memcpy(o, p, length);  // copied unchanged
